@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine (see README.md): `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+$(BIN)/screening: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+.PHONY: setup demo test lint
+setup: $(BIN)/screening
+
+demo: setup
+	$(BIN)/screening run
+
+# pytest exits 5 when it collects no tests; that is not a failure of the suite.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+lint: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

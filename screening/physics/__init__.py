@@ -1,0 +1,1 @@
+"""X-ray physics: materials, dual-energy material discrimination and pseudo-colour rendering."""
