@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from screening import __version__
 
 #: Subcommand modules under ``screening.cli``, in ``--help`` order. Each defines
-#: ``register(subparsers) -> argparse.ArgumentParser`` and ``run(args) -> int``; heavy imports stay inside ``run``.
+#: ``register(subparsers) -> argparse.ArgumentParser`` and ``run(args) -> int``;
+#: heavy imports stay inside ``run`` so that ``--help`` is fast.
 COMMANDS: tuple[str, ...] = ("run", "scan", "simulate", "train", "evaluate", "bench", "console", "batch")
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"screening {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _available_commands():
+    for _name, module in _available_commands():
         sp = module.register(sub)  # type: ignore[attr-defined]
         sp.set_defaults(_run=module.run)  # type: ignore[attr-defined]
     return parser
