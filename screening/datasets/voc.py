@@ -61,8 +61,6 @@ def parse_voc_xml(path: Path, options: Options, image_dirs: list[Path] | None = 
     if root.tag != "annotation":
         raise InvalidScanError(f"expected a VOC <annotation> root element; got <{root.tag}>", source=source)
     filename = (root.findtext("filename") or "").strip() or path.stem
-    dirs = image_dirs if image_dirs is not None else image_dirs_near(path.parent)
-    image_path = resolve_image(filename, dirs, source, options)
     size = None
     w, h = root.findtext("size/width"), root.findtext("size/height")
     if w is not None and h is not None:
@@ -82,6 +80,8 @@ def parse_voc_xml(path: Path, options: Options, image_dirs: list[Path] | None = 
         boxes.append((coords[0] - 1.0, coords[1] - 1.0, coords[2], coords[3]))
         names.append(name)
         difficult.append((obj.findtext("difficult") or "0").strip() == "1")
+    dirs = image_dirs if image_dirs is not None else image_dirs_near(path.parent)
+    image_path = resolve_image(filename, dirs, source, options)
     return make_annotation(
         image_path,
         boxes,
