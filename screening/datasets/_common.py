@@ -192,6 +192,8 @@ def read_image_size(path: Path, source: str) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             return int(im.width), int(im.height)
+    except Image.DecompressionBombError as err:
+        raise ResourceLimitError(f"image {path} is too large to be a scan: {err}", source=source) from err
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise InvalidScanError(f"image {path} cannot be read as an image: {err}", source=source) from err
 

@@ -102,7 +102,8 @@ def detect_format(root: str | Path) -> str:
     voc = next((p for p in by_suffix[".xml"][:_SAMPLE] if _voc_head(p)), None)
     gdx = [p for p in by_suffix[".txt"] if p.match(GROUND_TRUTH_GLOB)]
     names = next((root / n for n in (*YAML_FILES, *NAMES_FILES) if (root / n).is_file()), None)
-    others = [p for p in by_suffix[".txt"] if p not in set(gdx) and p != names]
+    skip = {*gdx, names}
+    others = [p for p in by_suffix[".txt"] if p not in skip]
     lines = [(p, _first_line(p)) for p in others[:_SAMPLE]]
     yolo = names or next((p for p, line in lines if "labels" in p.parts and _is_yolo_line(line)), None)
     xray = [(p, line) for p, line in lines if is_xray_txt_line(line)]

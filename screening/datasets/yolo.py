@@ -52,8 +52,10 @@ def _names_from_yaml(path: Path) -> list[str]:
                 source=source,
             )
         names = [names[i] for i in range(len(names))]
-    if not isinstance(names, list) or not names:
-        raise InvalidScanError("expected a non-empty 'names' list or {index: name} mapping", source=source)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str | int | float) for n in names):
+        raise InvalidScanError(
+            "expected a non-empty 'names' list or {index: name} mapping of plain names", source=source
+        )
     return [str(n) for n in names]
 
 

@@ -79,3 +79,13 @@ def test_binary_file_and_skip(opixray: Path) -> None:
     with pytest.warns(DatasetSkipWarning, match="skipped 1 of 2"):
         anns = load_opixray(opixray, on_error="skip")
     assert [a.image_path.name for a in anns] == ["009001.jpg"]
+
+
+def test_decompression_bomb_image_is_refused(opixray: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from screening.errors import ResourceLimitError
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 40x30 test image is > 2x this
+    with pytest.raises(ResourceLimitError, match="too large"):
+        load_opixray(opixray)

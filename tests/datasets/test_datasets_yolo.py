@@ -97,3 +97,16 @@ def test_missing_and_corrupt_image(yolo: Path) -> None:
     (yolo / "images" / "val" / "b.jpg").write_bytes(b"not an image")
     with pytest.raises(InvalidScanError, match="cannot be read as an image"):
         load_yolo(yolo)
+
+
+def test_yaml_alias_bomb_is_refused(yolo: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 12):
+        bomb += (
+            f"{'abcdefghijkl'[i]}: &{'abcdefghijkl'[i]} ["
+            + ", ".join([f"*{'abcdefghijkl'[i - 1]}"] * 9)
+            + "]\n"
+        )
+    (yolo / "data.yaml").write_text(bomb + "names: [*l]\n")
+    with pytest.raises(InvalidScanError, match="plain names"):
+        load_yolo(yolo)
