@@ -52,7 +52,8 @@ def _ds_str(value: float) -> str:
 def quantise_uint16(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Map real values to ``uint16`` with a rescale slope/intercept that DICOM can store.
 
-    Values that are already integers in ``[0, 65535]`` are stored as-is (slope 1, intercept 0, exact).
+    Integer values spanning at most 65535 are stored exactly (slope 1; intercept 0 when they fit
+    ``[0, 65535]``, else their minimum, e.g. -1000 for HU).
     Otherwise the range is spread over the 16 bits; the round-trip error is at most ``slope / 2``.
 
     Args:
@@ -70,8 +71,9 @@ def quantise_uint16(values: np.ndarray) -> tuple[np.ndarray, float, float]:
         raise ValueError("cannot write NaN/inf values to DICOM; clean the array first")
     lo = float(values.min()) if values.size else 0.0
     hi = float(values.max()) if values.size else 0.0
-    if lo >= 0 and hi <= 65535 and np.array_equal(values, np.round(values)):
-        return values.astype(np.uint16), 1.0, 0.0
+    if hi - lo <= 65535 and np.array_equal(values, np.round(values)):
+        intercept = 0.0 if lo >= 0 and hi <= 65535 else float(math.floor(lo))
+        return (values - intercept).astype(np.uint16), 1.0, intercept
     intercept = float(_ds_str(math.floor(lo)))
     span = hi - intercept
     slope = float(_ds_str(span / 65535.0)) if span > 0 else 1.0
@@ -415,6 +417,6 @@ def write_png_pair(
     out = []
     for channel, name in enumerate(names):
         path = folder / name
-        Image.fromarray(_transmission_uint16(scan.array[channel]), mode="I;16").save(path, format="PNG")
+        Image.fromarray(_transmission_uint16(scan.array[channel])).save(path, format="PNG")
         out.append(path)
     return out[0], out[1]
