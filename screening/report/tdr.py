@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -130,9 +131,9 @@ class ScanReference:
 
 
 def _derived_uid(*parts: str) -> str:
-    from pydicom.uid import generate_uid
-
-    return str(generate_uid(prefix=None, entropy_srcs=["screening", *parts]))
+    """A ``2.25.<int>`` UID from a name-based (SHA-1) UUID of ``parts``: same parts, same UID."""
+    name = "\x1f".join(("screening", *parts))
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, name).int}"
 
 
 def scan_reference(scan: Scan, index: int = 0) -> ScanReference:
@@ -143,8 +144,8 @@ def scan_reference(scan: Scan, index: int = 0) -> ScanReference:
         index: its position among the bag's scans (tells apart views without names).
 
     Returns:
-        The reference; derived UIDs are ``2.25.<uuid-integer>`` values, a hash of bag id, source,
-        view and ``index``, so re-running on the same input gives the same UIDs.
+        The reference; derived UIDs are ``2.25.<uuid-integer>`` values of a name-based UUID of bag
+        id, source, view and ``index``, so re-running on the same input gives the same UIDs.
     """
     meta = scan.meta
     study = str(meta.get("StudyInstanceUID") or _derived_uid("study", scan.bag_id))
