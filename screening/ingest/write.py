@@ -122,7 +122,25 @@ def _base_dataset(sop_class: str, modality: str, bag_id: str, meta: dict[str, An
 
 
 def _dicos_tags(ds: Any) -> None:
+    """Attributes the DICOS IODs make mandatory (checked by the Stratovan toolkit on read)."""
+    from screening import __version__
+
+    ds.file_meta.add_new(0x00020004, "CS", "V03")  # DICOS Version in the file meta information
+    ds.IssuerOfPatientID = "screening"  # OOI ID Assigning Authority
     ds.TypeOfPatientID = "TEXT"
+    ds.PatientSex = "U"
+    ds.InstitutionName = "unknown"  # Machine Location
+    ds.InstitutionAddress = "unknown"  # Machine Address
+    ds.StationName = "synthetic"  # Machine ID
+    ds.DeviceSerialNumber = "0"
+    ds.SoftwareVersions = f"screening {__version__}"
+    ds.DateOfLastCalibration = ds.StudyDate
+    ds.TimeOfLastCalibration = ds.StudyTime
+    ds.PositionReferenceIndicator = ""
+    ds.AcquisitionContextSequence = []
+    # DICOS-only tags absent from pydicom's dictionary: Coordinate System, Image Origin, Effective Energy.
+    ds.add_new(0x00082108, "CS", "LHS")
+    ds.add_new(0x00080118, "CS", "MACHINE")
     ds.DICOSVersion = "V03"
     ds.OOIType = "BAGGAGE"
     ds.ScanType = "OPERATIONAL"
@@ -229,6 +247,7 @@ def write_dicos_ct(
     ds.BurnedInAnnotation = "NO"
     ds.PresentationLUTShape = "IDENTITY"
     ds.AcquisitionDuration = 1.0
+    ds.add_new(0x43000902, "FL", 0.0)  # DICOS Effective Energy (keV); 0 = not stated
     stored, slope, intercept = quantise_uint16(scan.array)
     dz, dy, dx = (float(v) for v in scan.spacing_mm)
     kv = kvp if kvp is not None else float(scan.meta.get("KVP", 0) or 0)
@@ -251,7 +270,6 @@ def write_dicos_ct(
     for ftype in frame_types:
         for k in range(nz):
             group = _item(PlanePositionSequence=[_item(ImagePositionPatient=[0, 0, _ds_str(k * dz)])])
-            group.FrameContentSequence = [_item(FrameLabel=f"{ftype.lower()} slice {k}"[:64])]
             group.CTImageFrameTypeSequence = [
                 _item(
                     FrameType=["ORIGINAL", ftype, "VOLUME", "NONE"],
