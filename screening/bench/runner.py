@@ -1,0 +1,293 @@
+"""The benchmark run: bag set -> our pipeline and the baseline under several settings -> belt figures."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from screening.bench.bagset import BenchBag, build_bagset
+from screening.bench.belt import (
+    BeltModel,
+    belt_equivalent_mps,
+    default_belt,
+    lanes_sustained,
+    percentiles,
+    queue_latencies,
+)
+from screening.bench.config import BenchConfig
+from screening.bench.detectors import DetectorSpec
+from screening.bench.measure import RunResult, measure
+from screening.bench.scoring import score_bags
+from screening.scan import Detection
+
+__all__ = ["resolve_device", "run_bench", "setting_grid", "summarise_run"]
+
+_STAGES = ("ingest", "detect", "decide", "report", "total")
+_BASELINE_KEYS = ("bags_per_hour", "bags_per_s", "lanes", "latency_s", "latency_samples_s", "peak_rss_mb")
+
+
+def resolve_device(requested: str) -> tuple[str, str]:
+    """Pick the device and say why.
+
+    ``"auto"`` takes CUDA when onnxruntime's CUDA provider or torch CUDA is usable; ``"cuda"`` without
+    either raises. Returns ``(device, note)``.
+    """
+    from screening.errors import BackendUnavailableError
+
+    if requested == "cpu":
+        return "cpu", "cpu requested"
+    ort_cuda = torch_cuda = False
+    try:
+        import onnxruntime as ort
+
+        ort_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch_cuda = bool(torch.cuda.is_available())
+    except ImportError:
+        pass
+    if ort_cuda or torch_cuda:
+        which = (
+            "onnxruntime CUDAExecutionProvider" if ort_cuda else "torch CUDA (onnxruntime falls back to CPU)"
+        )
+        return "cuda", f"cuda: {which}"
+    if requested == "cuda":
+        raise BackendUnavailableError(
+            "--device cuda asked for, but neither onnxruntime's CUDAExecutionProvider nor torch CUDA is "
+            "available on this machine; install onnxruntime-gpu / a CUDA torch build, or use --device cpu"
+        )
+    return "cpu", "auto: no CUDA found, using cpu"
+
+
+def setting_grid(cores: int, device: str, batch: int, quick: bool) -> list[tuple[int, int, int]]:
+    """``(workers, threads, batch)`` settings to measure; the first is the default.
+
+    CPU: one single-threaded worker per core, one worker using every core, and one single-threaded worker
+    (the single-lane, no-contention case). CUDA: one process feeding the GPU, with and without batching.
+    """
+    if quick:
+        return [(1, 1, 1)]
+    if device == "cuda":
+        grid = [(1, 1, max(1, batch)), (1, 1, 1)]
+    else:
+        grid = [(cores, 1, 1), (1, cores, 1), (1, 1, 1)]
+    return list(dict.fromkeys(grid))
+
+
+def _stage_means(run: RunResult) -> dict[str, float]:
+    out = {}
+    for stage in _STAGES:
+        vals = [r.timings_s[stage] for r in run.records if stage in r.timings_s]
+        if vals:
+            out[stage] = float(np.mean(vals))
+    return out
+
+
+def summarise_run(run: RunResult, belt: BeltModel) -> dict[str, Any]:
+    """Throughput, belt equivalent, lanes, latencies and memory of one measured run."""
+    bps = run.bags_per_s
+    lanes = lanes_sustained(bps, belt)
+    service = [r.service_s for r in run.records]
+    servers = max(1, run.workers)
+    # The claim is checked at its own load: arrivals from floor(lanes) full lanes, evenly staggered.
+    at_lanes = max(1, math.floor(lanes))
+    lat_claim = queue_latencies(service, belt.arrival_interval_s / at_lanes, servers)
+    lat_one = queue_latencies(service, belt.arrival_interval_s, servers)
+    return {
+        "workers": run.workers,
+        "threads": run.spec.threads,
+        "batch": run.batch,
+        "backend": run.spec.backend if run.spec.kind == "ours" else "torch",
+        "bags": len(run.records),
+        "wall_s": run.wall_s,
+        "bags_per_s": bps,
+        "bags_per_hour": bps * 3600.0,
+        "belt_equivalent_mps": belt_equivalent_mps(bps, belt.pitch_m),
+        "lanes": lanes,
+        "latency_s": percentiles(lat_claim),
+        "latency_at_lanes": at_lanes,
+        "latency_samples_s": [round(float(v), 4) for v in lat_claim],
+        "latency_1_lane_s": percentiles(lat_one),
+        "service_s": percentiles(service),
+        "within_budget": float(np.mean(lat_claim <= belt.deadline_s)) if len(lat_claim) else float("nan"),
+        "stage_mean_s": _stage_means(run),
+        "peak_rss_mb": run.peak_rss_mb,
+        "peak_rss_mb_worker": run.peak_rss_mb_worker,
+        "gpu_mem_mb": run.gpu_mem_mb,
+        "load_average_1m": list(run.load_average),
+        "model_versions": run.model_versions,
+        "errors": run.errors,
+    }
+
+
+def _scores(bags: list[BenchBag], run: RunResult) -> dict[str, Any]:
+    dets = [[Detection.from_dict(d) for d in r.detections] for r in run.records]
+    return score_bags(bags, dets, [r.verdict for r in run.records])
+
+
+def _baseline_weights(
+    cfg: BenchConfig, modality: str, log: Callable[[str], None]
+) -> tuple[str | None, dict[str, Any]]:
+    """Cached trained baseline weights for ``modality``, training them first when allowed."""
+    from screening.bench.baseline import baseline_input_size
+
+    size = baseline_input_size(modality)
+    path = Path(cfg.cache_dir) / "baseline" / f"frcnn_mnv3_{modality}_{size}.pt"
+    if path.is_file() and path.with_suffix(".json").is_file():
+        import json
+
+        return str(path), json.loads(path.with_suffix(".json").read_text())
+    if cfg.quick or not cfg.train_baseline:
+        return None, {"trained": False, "note": "untrained baseline (quick mode or --no-train-baseline)"}
+    from screening.bench.bagset import sim_source
+    from screening.bench.baseline import train_baseline
+
+    if cfg.bag_source is not None:
+        src = cfg.bag_source
+
+        def make(seed: int) -> Any:
+            return src(seed, modality)  # type: ignore[operator]
+    else:
+        make = sim_source(modality, cfg.ct_voxel_mm, cfg.quick)
+    log(f"training the {modality} baseline (budget {cfg.baseline_train_s:.0f} s) ...")
+    res = train_baseline(
+        modality,
+        path,
+        make,
+        seed=0,
+        budget_s=cfg.baseline_train_s,
+        threads=max(1, len(os.sched_getaffinity(0))),
+        log=log,
+    )
+    return str(path), res.to_dict()
+
+
+def _pick_best(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [s for s in summaries if not s["errors"]]
+    return max(ok, key=lambda s: s["bags_per_s"]) if ok else summaries[0]
+
+
+def _belt_doc(belt: BeltModel) -> dict[str, Any]:
+    return {
+        "speed_mps": belt.speed_mps,
+        "pitch_m": belt.pitch_m,
+        "deadline_s": belt.deadline_s,
+        "bags_per_s_per_lane": belt.bags_per_s_per_lane,
+        "clock_start": belt.clock_start,
+        "source": belt.source,
+    }
+
+
+def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
+    cores = max(1, len(os.sched_getaffinity(0)))
+    t0 = time.perf_counter()
+    bags = build_bagset(
+        modality,
+        cfg.bags,
+        cfg.seed,
+        cfg.cache_dir,
+        ct_voxel_mm=cfg.ct_voxel_mm,
+        quick=cfg.quick,
+        bag_source=cfg.bag_source,  # type: ignore[arg-type]
+    )
+    log(f"{modality}: {len(bags)} bags ready in {time.perf_counter() - t0:.1f} s")
+    lengths = [b.length_m for b in bags if math.isfinite(b.length_m)]
+    belt = default_belt(float(np.mean(lengths)) if lengths else None)
+    isolate = not cfg.quick
+    grid = setting_grid(cfg.workers or cores, device, cfg.batch, cfg.quick)
+    if not cfg.sweep:
+        grid = grid[:1]
+    runs: list[tuple[RunResult, dict[str, Any]]] = []
+    for workers, threads, batch in grid:
+        spec = DetectorSpec("ours", device, threads, modality)
+        run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate)
+        summary = summarise_run(run, belt)
+        runs.append((run, summary))
+        log(
+            f"{modality} ours w={workers} t={threads} b={batch}: {summary['bags_per_s']:.2f} bags/s, "
+            f"{summary['lanes']:.1f} lanes, p99 {summary['latency_s']['p99']:.3f} s {run.errors or ''}"
+        )
+    best = _pick_best([s for _, s in runs])
+    best_run = next(r for r, s in runs if s is best)
+    result: dict[str, Any] = {k: best[k] for k in best if k not in ("errors",)}
+    result["settings"] = [s for _, s in runs]
+    result["errors"] = [e for _, s in runs for e in s["errors"]]
+    if best_run.records:
+        result.update(_scores(bags, best_run))
+    if cfg.baseline:
+        weights, card = _baseline_weights(cfg, modality, log)
+        base_runs = []
+        for workers, threads, batch in grid[:2]:
+            size = 128 if cfg.quick else None
+            spec = DetectorSpec("baseline", device, threads, modality, weights=weights, size=size)
+            run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate)
+            s = summarise_run(run, belt)
+            if run.records:
+                s.update(_scores(bags, run))
+            base_runs.append(s)
+            log(
+                f"{modality} baseline w={workers} t={threads}: {s['bags_per_s']:.2f} bags/s "
+                f"{run.errors or ''}"
+            )
+        b = _pick_best(base_runs)
+        result["baseline"] = {
+            **{
+                k: b.get(k)
+                for k in (
+                    "bags_per_hour",
+                    "bags_per_s",
+                    "lanes",
+                    "latency_s",
+                    "latency_samples_s",
+                    "peak_rss_mb",
+                )
+            },
+            **{k: b.get(k, float("nan")) for k in ("pd", "pd_bag", "pfa_bag", "pd_by_label")},
+            "workers": b["workers"],
+            "threads": b["threads"],
+            "stage_mean_s": b["stage_mean_s"],
+            "trained": weights is not None,
+            "training": card,
+            "settings": base_runs,
+        }
+        bbps = b["bags_per_s"]
+        result["speedup_vs_baseline"] = best["bags_per_s"] / bbps if bbps > 0 else float("nan")
+    result["belt"] = _belt_doc(belt)
+    result["bag_seeds"] = [cfg.seed, cfg.seed + cfg.bags - 1]
+    result["threat_bags_in_set"] = sum(b.is_threat for b in bags)
+    return result
+
+
+def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark described by ``cfg`` and write ``bench.json``, ``bench.md`` and the plots.
+
+    Returns:
+        The ``bench.json`` document (also written to ``cfg.out``).
+    """
+    from screening.bench.machine import describe_machine
+    from screening.bench.output import write_outputs
+
+    device, note = resolve_device(cfg.device)
+    doc: dict[str, Any] = {
+        "schema": "screening-bench/1",
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": describe_machine(),
+        "device": device,
+        "device_note": note,
+        "quick": cfg.quick,
+        "data": "synthetic (screening.sim), seeded",
+    }
+    for modality in cfg.modalities:
+        doc[modality] = _run_modality(cfg, modality, device, log)
+    doc["machine"]["load_average_end"] = describe_machine()["load_average"]
+    write_outputs(doc, Path(cfg.out))
+    return doc

@@ -1,0 +1,72 @@
+"""BenchConfig validation, device selection and the machine description."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from screening.bench.config import BenchConfig
+from screening.bench.machine import cpu_model, describe_machine
+from screening.bench.runner import resolve_device, setting_grid
+from screening.errors import BackendUnavailableError
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"modalities": ("mri",)}, "modalities"),
+        ({"modalities": ()}, "modalities"),
+        ({"device": "tpu"}, "device"),
+        ({"bags": 0}, "bags"),
+        ({"threads": 0}, "threads"),
+        ({"workers": -1}, "workers"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        BenchConfig(**kwargs)
+
+
+def _fake_backends(monkeypatch: pytest.MonkeyPatch, ort_cuda: bool, torch_cuda: bool) -> None:
+    ort = types.SimpleNamespace(
+        get_available_providers=lambda: (
+            ["CPUExecutionProvider"] + (["CUDAExecutionProvider"] if ort_cuda else [])
+        )
+    )
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: torch_cuda))
+    monkeypatch.setitem(sys.modules, "onnxruntime", ort)
+    monkeypatch.setitem(sys.modules, "torch", torch)
+
+
+def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_device("cpu")[0] == "cpu"
+    _fake_backends(monkeypatch, ort_cuda=False, torch_cuda=False)
+    assert resolve_device("auto") == ("cpu", "auto: no CUDA found, using cpu")
+    with pytest.raises(BackendUnavailableError, match="--device cpu"):
+        resolve_device("cuda")
+    _fake_backends(monkeypatch, ort_cuda=True, torch_cuda=False)
+    device, note = resolve_device("cuda")
+    assert device == "cuda" and "CUDAExecutionProvider" in note
+    _fake_backends(monkeypatch, ort_cuda=False, torch_cuda=True)
+    device, note = resolve_device("auto")
+    assert device == "cuda" and "torch" in note
+
+
+def test_setting_grid() -> None:
+    assert setting_grid(2, "cpu", 1, quick=True) == [(1, 1, 1)]
+    assert setting_grid(2, "cpu", 1, quick=False) == [(2, 1, 1), (1, 2, 1), (1, 1, 1)]
+    assert setting_grid(1, "cpu", 1, quick=False) == [(1, 1, 1)]
+    assert setting_grid(16, "cuda", 8, quick=False) == [(1, 1, 8), (1, 1, 1)]
+
+
+def test_cpu_model_and_machine(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Fake CPU 3000\n")
+    assert cpu_model(info) == "Fake CPU 3000"
+    assert cpu_model(tmp_path / "missing")  # falls back, never raises
+    m = describe_machine()
+    assert m["cores_logical"] >= 1 and m["ram_gb"] > 0
+    assert "torch" in m["versions"] and isinstance(m["gpus"], list)
