@@ -61,13 +61,23 @@ class PhysicsRuleDetector:
     version = "0.1.0-placeholder"
     modalities = (Modality.XRAY, Modality.CT)
 
-    def __init__(self, params: RuleParams | None = None) -> None:
+    def __init__(
+        self,
+        params: RuleParams | None = None,
+        labels: frozenset[Label] | None = None,
+        modalities: tuple[Modality, ...] = (Modality.XRAY, Modality.CT),
+    ) -> None:
+        """Args: params: thresholds; labels: report only these labels (``None`` = all), e.g. only ``shield``
+        when trained models cover the contraband classes; modalities: the modalities to accept."""
         self.params = params or RuleParams()
+        self.labels = labels
+        self.modalities = modalities
 
     def __call__(self, scan: Scan) -> list[Detection]:
-        if scan.modality == Modality.CT:
-            return self._ct(scan)
-        return self._xray(scan)
+        out = self._ct(scan) if scan.modality == Modality.CT else self._xray(scan)
+        if self.labels is None:
+            return out
+        return [d for d in out if d.label in self.labels]
 
     def _xray(self, scan: Scan) -> list[Detection]:
         p = self.params

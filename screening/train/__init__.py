@@ -1,0 +1,1 @@
+"""Training, export and evaluation of the detection models (needs torch; imported only by train/evaluate)."""

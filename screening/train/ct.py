@@ -1,0 +1,240 @@
+"""Train the CT candidate classifier on physics candidates from simulated volumes, labelled by overlap."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from screening.detect.card import ModelCard
+from screening.detect.ct_candidates import FEATURES, CandidateParams, candidate_inputs, find_candidates
+from screening.train.data import CLASS_NAMES, SimBag
+from screening.train.progress import progress_bar
+
+__all__ = ["CtTrainConfig", "candidate_dataset", "label_candidates", "train_ct"]
+
+
+@dataclass(frozen=True)
+class CtTrainConfig:
+    """CT training settings (recorded in the model card).
+
+    Attributes:
+        out: model path prefix: writes ``<out>.onnx`` and ``<out>.json``.
+        work_dir: checkpoints and the candidate cache.
+        epochs: passes over the candidate set.
+        batch: candidates per step.
+        lr: AdamW learning rate (cosine decay).
+        width: first conv width of the 3-D CNN.
+        seed: torch/numpy seed.
+        target_pd: PD the validation thresholds are chosen for.
+        threads: torch threads.
+        candidates: candidate extraction parameters (as a dict of :class:`CandidateParams` fields).
+    """
+
+    out: str
+    work_dir: str
+    epochs: int = 30
+    batch: int = 64
+    lr: float = 2e-3
+    width: int = 16
+    seed: int = 0
+    target_pd: float = 0.95
+    threads: int = 2
+    candidates: dict[str, Any] = field(default_factory=dict)
+
+
+def label_candidates(
+    boxes: Sequence[Sequence[float]], objects: Sequence[Any], min_inside: float = 0.5
+) -> np.ndarray:
+    """Class index + 1 for each candidate box mostly inside a true object's 3-D box; 0 (background) otherwise.
+
+    A candidate is the object's when at least ``min_inside`` of its box volume lies in the object's box
+    (a pistol's slide and grip are separate components; both are the pistol).
+    """
+    out = np.zeros(len(boxes), dtype=np.int64)
+    for i, b in enumerate(boxes):
+        vol = np.prod([max(0.0, b[k + 3] - b[k]) for k in range(3)])
+        best = 0.0
+        for o in objects:
+            if o.box_3d is None:
+                continue
+            g = o.box_3d
+            inter = np.prod([max(0.0, min(b[k + 3], g[k + 3]) - max(b[k], g[k])) for k in range(3)])
+            frac = inter / vol if vol > 0 else 0.0
+            if frac >= min_inside and frac > best:
+                best = frac
+                out[i] = CLASS_NAMES.index(str(o.label)) + 1
+    return out
+
+
+def candidate_dataset(
+    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crops, features and labels of every candidate in ``bags``."""
+    crops, feats, labels = [], [], []
+    with progress_bar("simulating CT bags", n or 0) as advance:
+        for bag in bags:
+            if bag.ct is None:
+                continue
+            mhu = bag.ct.array[0]
+            cands, lab = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
+            if cands:
+                c, f = candidate_inputs(mhu, cands, lab, params.crop)
+                crops.append(c.astype(np.float16))
+                feats.append(f)
+                labels.append(label_candidates([x.box for x in cands], bag.objects))
+            advance()
+    if not crops:
+        d = params.crop
+        return (
+            np.zeros((0, 2, d, d, d), np.float16),
+            np.zeros((0, len(FEATURES)), np.float32),
+            np.zeros(0, np.int64),
+        )
+    return np.concatenate(crops), np.concatenate(feats), np.concatenate(labels)
+
+
+def train_ct(
+    cfg: CtTrainConfig,
+    train_bags: Iterable[SimBag],
+    n_train: int,
+    val_bags: Sequence[SimBag],
+    provenance: dict[str, Any],
+) -> Path:
+    """Train the classifier on candidates of ``train_bags``; export; thresholds from ``val_bags``."""
+    import torch
+
+    from screening.detect.nets import CtCandidateNet
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    params = CandidateParams(**cfg.candidates)
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    cache = work / "ct_candidates.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        crops, feats, labels = z["crops"], z["feats"], z["labels"]
+    else:
+        crops, feats, labels = candidate_dataset(train_bags, params, n_train)
+        np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels)
+        (work / "ct_candidates.tmp.npz").replace(cache)
+    model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES) + 1).astype(np.float64)
+    weights = torch.tensor(1.0 / np.sqrt(np.maximum(counts, 1.0)), dtype=torch.float32)
+    weights = weights / weights.mean()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, int(np.ceil(len(labels) / cfg.batch)))
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
+    rng = np.random.default_rng(cfg.seed)
+    epoch = 0
+    ckpt = work / "checkpoint.pt"
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.bit_generator.state = state["rng"]
+        epoch = int(state["epoch"])
+    log = (work / "train_log.jsonl").open("a")
+    t0 = time.time()
+    model.train()
+    with progress_bar("training ct", cfg.epochs, completed=epoch) as advance:
+        while epoch < cfg.epochs and len(labels):
+            order = rng.permutation(len(labels))
+            tot = 0.0
+            for k in range(steps_per_epoch):
+                idx = order[k * cfg.batch : (k + 1) * cfg.batch]
+                crop = torch.from_numpy(crops[idx].astype(np.float32))
+                if rng.random() < 0.5:  # candidates have no preferred orientation along the belt
+                    crop = crop.flip(2)
+                if rng.random() < 0.5:
+                    crop = crop.flip(4)
+                logits = model(crop, torch.from_numpy(feats[idx]))
+                loss = torch.nn.functional.cross_entropy(
+                    logits, torch.from_numpy(labels[idx]), weight=weights
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                tot += float(loss)
+            epoch += 1
+            advance()
+            log.write(
+                json.dumps({"epoch": epoch, "loss": tot / steps_per_epoch, "s": time.time() - t0}) + "\n"
+            )
+            log.flush()
+            state = {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "rng": rng.bit_generator.state,
+                "epoch": epoch,
+            }
+            torch.save(state, work / "checkpoint.tmp")
+            (work / "checkpoint.tmp").replace(ckpt)
+    log.close()
+    provenance = {**provenance, "train_candidates": {"n": len(labels), "per_class": counts.tolist()}}
+    return finish_ct(model, cfg, params, val_bags, provenance)
+
+
+def finish_ct(
+    model: Any,
+    cfg: CtTrainConfig,
+    params: CandidateParams,
+    val_bags: Sequence[SimBag],
+    provenance: dict[str, Any],
+) -> Path:
+    """Export the classifier, then set the card's thresholds from validation scores."""
+    from screening.detect.card import read_card, write_card
+    from screening.detect.ct_onnx import CtOnnxDetector
+    from screening.train.evaluate import collect, compute_metrics
+    from screening.train.export import export_ct
+    from screening.train.metrics import choose_thresholds
+    from screening.train.xray import _brief
+
+    out = Path(cfg.out).with_suffix(".onnx")
+    card = ModelCard(
+        name=out.stem,
+        modality="ct",
+        architecture=f"candidates (MHU windows {params.organic_mhu} organic, >= {params.metal_mhu} metal; "
+        f"3-D connected components >= {params.min_volume_cm3} cm^3) classified by a 3-conv 3-D CNN "
+        f"(width {cfg.width}) on {params.crop}^3 crops + {len(FEATURES)} physical features",
+        classes=CLASS_NAMES,
+        input_spec={
+            "crop": [None, 2, params.crop, params.crop, params.crop],
+            "feats": [None, len(FEATURES)],
+            "features": list(FEATURES),
+            "output": "logits (N, 1 + classes), column 0 background",
+        },
+        preprocessing="volume channel 0 in MHU; candidates by ct_candidates.find_candidates; "
+        "crop = candidate box + 1 voxel, MHU/1000 clipped to [0, 8] and own mask, resampled to crop^3",
+        opset=17,
+        thresholds={c: 0.5 for c in CLASS_NAMES},
+        target_pd=cfg.target_pd,
+        training={**provenance, "config": asdict(cfg)},
+        extra={
+            "candidates": asdict(params),
+            "score_calibration": "reported scores are mapped piecewise-"
+            "linearly so that each class's raw threshold becomes 0.5",
+        },
+    )
+    export_ct(model, out, params.crop, len(FEATURES), card)
+    det = CtOnnxDetector(out, threads=cfg.threads)
+    with progress_bar("validating", len(val_bags)) as advance:
+        records, _ = collect(val_bags, det, "ct", advance)
+    thresholds = choose_thresholds(records, CLASS_NAMES, cfg.target_pd)
+    val = compute_metrics(records, "ct", thresholds)
+    card = read_card(out).replace(
+        thresholds=thresholds, training={**provenance, "config": asdict(cfg), "validation": _brief(val)}
+    )
+    write_card(card, out)
+    return out

@@ -1,0 +1,209 @@
+"""Training data: simulated bags (on the fly or from a folder) turned into X-ray view samples and CT bags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from screening.detect.xray_input import letterbox
+from screening.errors import InvalidScanError, UnsupportedFormatError
+from screening.scan import CONTRABAND, Label, Scan
+
+__all__ = [
+    "CLASS_NAMES",
+    "GtObject",
+    "SimBag",
+    "XraySample",
+    "bag_objects",
+    "load_bags",
+    "sim_bags",
+    "xray_samples",
+]
+
+#: Model output classes, in order (``screening.scan.CONTRABAND``).
+CLASS_NAMES: tuple[str, ...] = tuple(str(c) for c in CONTRABAND)
+
+
+@dataclass(frozen=True)
+class GtObject:
+    """Ground truth of one contraband object (the simulator's ``GroundTruth``, reduced to what we score).
+
+    Attributes:
+        label: contraband class.
+        boxes_2d: view -> ``(x0, y0, x1, y1)`` pixels.
+        box_3d: ``(x0, y0, z0, x1, y1, z1)`` voxels, or ``None``.
+        concealment: how it is hidden (``"none"``, ``"in_shoe"``...).
+        mass_g: true mass, where known.
+        note_count: true banknote count (currency), where known.
+        name: object name (``"pistol"``...).
+    """
+
+    label: Label
+    boxes_2d: dict[str, tuple[float, float, float, float]]
+    box_3d: tuple[float, ...] | None
+    concealment: str = "none"
+    mass_g: float | None = None
+    note_count: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SimBag:
+    """One simulated bag reduced to scans + contraband ground truth.
+
+    Attributes:
+        seed: simulator seed (bags are reproducible from it).
+        xray: X-ray views.
+        ct: CT volume, or ``None``.
+        objects: contraband objects only.
+    """
+
+    seed: int
+    xray: tuple[Scan, ...]
+    ct: Scan | None
+    objects: tuple[GtObject, ...]
+
+
+def bag_objects(raw_objects: Iterable[Any]) -> tuple[GtObject, ...]:
+    """Contraband ground truth from the simulator's ``bag.objects`` (benign items and ``shield`` dropped)."""
+    out = []
+    for o in raw_objects:
+        label = getattr(o, "label", None)
+        if label is None or str(label) not in CLASS_NAMES:
+            continue
+        b3 = getattr(o, "box_3d", None)
+        out.append(
+            GtObject(
+                label=Label(str(label)),
+                boxes_2d={str(k): tuple(float(x) for x in v) for k, v in (o.boxes_2d or {}).items()},
+                box_3d=tuple(float(x) for x in b3) if b3 is not None else None,
+                concealment=str(getattr(o, "concealment", "none") or "none"),
+                mass_g=getattr(o, "mass_g", None),
+                note_count=getattr(o, "note_count", None),
+                name=str(getattr(o, "name", "")),
+            )
+        )
+    return tuple(out)
+
+
+GenerateFn = Callable[..., Any]
+
+
+def sim_bags(
+    seeds: Iterable[int], modality: str, generate: GenerateFn | None = None, config: Any = None
+) -> Iterator[SimBag]:
+    """Generate bags with the simulator (``screening.sim.generate_bag``).
+
+    Args:
+        seeds: one bag per seed.
+        modality: ``"xray"``, ``"ct"`` or ``"both"``.
+        generate: ``generate_bag``-compatible callable (tests pass a tiny fake); default the simulator.
+        config: ``SimConfig`` (default: the simulator's defaults).
+
+    Yields:
+        :class:`SimBag` per seed. A seed that makes the simulator raise is skipped with a warning.
+    """
+    import warnings
+
+    if generate is None:
+        from screening.sim import SimConfig, generate_bag
+
+        generate = generate_bag
+        config = config if config is not None else SimConfig()
+    for seed in seeds:
+        try:
+            bag = generate(int(seed), config, modality=modality)
+        except Exception as exc:  # one bad bag must not stop a training run
+            warnings.warn(f"simulator failed on seed {seed}: {exc!r}; skipped", RuntimeWarning, stacklevel=2)
+            continue
+        yield SimBag(
+            seed=int(seed),
+            xray=tuple(bag.xray or ()),
+            ct=bag.ct,
+            objects=bag_objects(bag.objects),
+        )
+
+
+def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:
+    """Bags written by ``screening simulate`` into ``folder`` (read with ``screening.sim.read_bags``).
+
+    Raises:
+        UnsupportedFormatError: the folder does not exist or the simulator cannot read it.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise UnsupportedFormatError(
+            "data folder not found; expected the output folder of 'screening simulate' "
+            "(or use --sim-bags N --seed S to generate bags on the fly)",
+            source=str(path),
+        )
+    try:
+        from screening.sim import read_bags
+    except ImportError as exc:
+        raise UnsupportedFormatError(
+            f"this simulator version cannot read bag folders ({exc}); use --sim-bags N --seed S instead",
+            source=str(path),
+        ) from exc
+    for bag in read_bags(path, modality=modality):
+        yield SimBag(
+            seed=int(getattr(bag, "seed", -1)),
+            xray=tuple(bag.xray or ()),
+            ct=bag.ct,
+            objects=bag_objects(bag.objects),
+        )
+
+
+@dataclass(frozen=True)
+class XraySample:
+    """One raw dual-energy view, letterboxed for training.
+
+    Attributes:
+        hl: ``float16 (2, S, S)`` high/low transmission (padding = 1, air).
+        boxes: ``float32 (N, 4)`` xyxy in letterboxed pixels.
+        labels: ``int64 (N,)`` class indices into :data:`CLASS_NAMES`.
+        px_mm: millimetres per letterboxed pixel.
+    """
+
+    hl: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    px_mm: float
+
+
+def xray_samples(bag: SimBag, size: int) -> list[XraySample]:
+    """Letterboxed training samples for each raw dual-energy view of ``bag``."""
+    out = []
+    for scan in bag.xray:
+        if tuple(scan.channels[:2]) != ("high", "low"):
+            raise InvalidScanError(
+                f"training needs raw ('high', 'low') views; got channels {scan.channels!r}",
+                source=scan.source or None,
+            )
+        img, lb = letterbox(scan.array[:2], size)
+        boxes, labels = [], []
+        for o in bag.objects:
+            b = o.boxes_2d.get(scan.view)
+            if b is None:
+                continue
+            boxes.append(
+                [
+                    b[0] * lb.scale + lb.pad_x,
+                    b[1] * lb.scale + lb.pad_y,
+                    b[2] * lb.scale + lb.pad_x,
+                    b[3] * lb.scale + lb.pad_y,
+                ]
+            )
+            labels.append(CLASS_NAMES.index(str(o.label)))
+        out.append(
+            XraySample(
+                hl=img.astype(np.float16),
+                boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+                labels=np.asarray(labels, dtype=np.int64),
+                px_mm=float(scan.spacing_mm[1]) / lb.scale,
+            )
+        )
+    return out
