@@ -121,6 +121,9 @@ def _serve(
     conn: Any, factory: DetectorFactory, config: PipelineConfig, outputs: OutputSpec | None, threads: int
 ) -> None:
     """Worker process main loop: build detectors once, then screen jobs until told to stop."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the lane, which then stops the workers
     _limit_threads(threads)
     try:
         detectors = list(factory())
