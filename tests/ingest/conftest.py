@@ -58,3 +58,42 @@ def edit_dicom() -> Callable[..., Path]:
         return dst
 
     return _edit
+
+
+def _write_pydicos_ct(
+    path: Path,
+    volume: np.ndarray,
+    spacing_xyz: tuple[float, float, float] = (0.5, 0.75, 2.0),
+    *,
+    jpeg_lossless: bool = True,
+    ooi_id: str | None = None,
+) -> Path:
+    """Write a uint16 ``(Z, Y, X)`` MHU volume as DICOS CT with pydicos; skip if pydicos is absent."""
+    import pyDICOS as p
+
+    ct = p.CT(p.CT.OBJECT_OF_INSPECTION_TYPE.enumTypeBaggage, p.CT.OOI_IMAGE_CHARACTERISTICS.enumMu)
+    ct.SetImageAcquisitionDuration(1.0)
+    if ooi_id:
+        ct.SetOOIID(p.DcsLongString(ooi_id))
+    ct.SetNumberOfSections(1)
+    section = ct.GetSectionByIndex(0)
+    section.SetRescaleType(p.DcsLongString("MHU"))
+    pixels = section.GetPixelData()
+    pixels.set_data(pixels, np.ascontiguousarray(volume, dtype=np.uint16))
+    section.SetSpacingInMM(*spacing_xyz)
+    syntax = (
+        p.CT.TRANSFER_SYNTAX.enumLosslessJPEG
+        if jpeg_lossless
+        else p.CT.TRANSFER_SYNTAX.enumLittleEndianExplicit
+    )
+    log = p.ErrorLog()
+    if not ct.Write(p.Filename(str(path)), log, syntax):
+        raise RuntimeError(f"pydicos could not write {path}: {log.GetErrorLog().Get()}")
+    return path
+
+
+@pytest.fixture
+def pydicos_ct() -> Callable[..., Path]:
+    """Writer using pydicos (Stratovan DICOS toolkit binding; test-only second implementation)."""
+    pytest.importorskip("pydicos")
+    return _write_pydicos_ct
