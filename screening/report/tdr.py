@@ -217,11 +217,11 @@ def _mass_density(det: Detection, ct: Scan | None) -> tuple[float, float] | None
             slice(max(0, int(np.floor(min(a, b)))), min(n, int(np.ceil(max(a, b)))))
             for a, b, n in ((z0, z1, nz), (y0, y1, ny), (x0, x1, nx))
         )
-        mhu = np.nan_to_num(ct.array[(0, *sl)].astype(np.float64), nan=0.0)
-        obj = mhu[mhu > OBJECT_MHU]
+        crop = ct.array[(0, *sl)]
+        obj = crop[crop > OBJECT_MHU]  # NaN compares False: never counted
         if obj.size:
             voxel_cm3 = float(np.prod(ct.spacing_mm)) / 1000.0
-            density = float(obj.mean()) / 1000.0
+            density = float(obj.sum(dtype=np.float64)) / obj.size / 1000.0
             mass = density * obj.size * voxel_cm3
     return (
         float(det.mass_g) if det.mass_g is not None else mass,
@@ -329,6 +329,7 @@ def build_tdr(
     sop_uid = generate_uid()
 
     ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: bag ids and names may be non-ASCII
     # SOP Common, General Study, TDR Series, Object of Inspection, General Equipment, Frame of Reference.
     ds.SOPClassUID = SOP_CLASS_TDR
     ds.SOPInstanceUID = sop_uid

@@ -94,3 +94,13 @@ def test_pydicos_reads_ct_report_without_detector_mass(
 
     dets = tuple(dataclasses.replace(d, mass_g=None, density_g_cm3=None) for d in ct_report.detections)
     _check_same(dataclasses.replace(ct_report, detections=dets), [ct_scan], tmp_path / "nomass.dcs")
+
+
+def test_pydicos_reads_non_ascii_bag_id(
+    xray_scans: list[Scan], clear_report: BagReport, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    report = dataclasses.replace(clear_report, bag_id="bäg-ü-7")
+    data = _check_same(report, xray_scans[:1], tmp_path / "utf8.dcs")
+    assert data["OOIID"] == "bäg-ü-7"
