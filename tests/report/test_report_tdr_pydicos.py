@@ -104,3 +104,35 @@ def test_pydicos_reads_non_ascii_bag_id(
     report = dataclasses.replace(clear_report, bag_id="bäg-ü-7")
     data = _check_same(report, xray_scans[:1], tmp_path / "utf8.dcs")
     assert data["OOIID"] == "bäg-ü-7"
+
+
+def test_tdr_for_an_ingested_dicos_ct_references_the_real_file(tmp_path: Path) -> None:
+    """Cross-stage: a DICOS CT written and read by the ingest stage keeps its real UIDs in our TDR."""
+    import numpy as np
+    import pydicom
+
+    from screening.ingest import read
+    from screening.ingest.write import write_dicos_ct
+    from screening.report import read_tdr
+    from screening.scan import Detection, Label, Modality
+
+    vol = np.zeros((1, 12, 16, 16), np.float32)
+    vol[0, 3:8, 4:10, 4:12] = 15000.0
+    src = write_dicos_ct(Scan(vol, Modality.CT, (2.0, 2.0, 2.0), ("mhu",), "ingested"), tmp_path / "ct.dcs")
+    (scan,) = read(src)
+    truth = pydicom.dcmread(src, stop_before_pixels=True)
+    report = BagReport(
+        bag_id=scan.bag_id,
+        sources=(str(src),),
+        modality="CT",
+        verdict=Verdict.ALARM,
+        reasons=("firearm 0.90",),
+        detections=(Detection(Label.FIREARM, 0.9, (4.0, 4.0, 3.0, 12.0, 10.0, 8.0)),),
+        timings_s={"total": 0.8},
+    )
+    data = _check_same(report, [scan], tmp_path / "tdr.dcs")
+    assert data["InstanceUID"] == truth.StudyInstanceUID
+    tdr = read_tdr(tmp_path / "tdr.dcs")
+    assert tdr["references"][0]["sop_instance_uid"] == truth.SOPInstanceUID
+    assert tdr["threats"][0]["references"][0]["sop_class_uid"] == truth.SOPClassUID
+    assert tdr["threats"][0]["density_g_cm3"] == pytest.approx(15.0, rel=1e-3)  # MHU 15000 -> 15 g/cm^3 w.e.
