@@ -1,0 +1,68 @@
+"""screen_scans / screen_path: declarations, detector failures, deadline from `started`, unreadable input."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from screening.decide import Declaration, Policy
+from screening.pipeline import PipelineConfig, failure_report, screen_path, screen_scans
+from screening.scan import Detection, Label, Modality, Scan, Verdict
+
+
+def scan(bag: str = "bag-1", meta: dict | None = None) -> Scan:
+    arr = np.full((2, 8, 8), 0.9, dtype=np.float32)
+    return Scan(arr, Modality.XRAY, (1.0, 1.0), ("high", "low"), bag, "top", "mem", meta or {})
+
+
+class Det:
+    name = "d"
+    version = "1"
+    modalities = (Modality.XRAY,)
+
+    def __init__(self, dets: list[Detection] | None = None, fail: bool = False) -> None:
+        self.dets = dets or []
+        self.fail = fail
+
+    def __call__(self, s: Scan) -> list[Detection]:
+        if self.fail:
+            raise RuntimeError("model exploded")
+        return self.dets
+
+
+def test_customs_declaration_from_table_and_meta() -> None:
+    notes = Det([Detection(Label.CURRENCY, 0.9, (0, 0, 2, 2), note_count=150)])
+    policy = dataclasses.replace(Policy(), customs=dataclasses.replace(Policy().customs, enabled=True))
+    cfg = PipelineConfig(policy=policy, declarations={"bag-1": Declaration(10_000, "EUR", "d.csv")})
+    rep = screen_scans([scan()], [notes], cfg)  # 150 x 50 = 7,500 <= 10,000 declared
+    assert rep.verdict == Verdict.CLEAR
+    assert rep.extra["declaration"] == {"amount": 10_000, "currency": "EUR", "source": "d.csv"}
+    rep = screen_scans([scan("bag-2", {"declaration": {"amount": 1000, "currency": "EUR"}})], [notes], cfg)
+    assert rep.verdict == Verdict.ALARM and "declared 1,000 EUR" in rep.reasons[0]
+
+
+def test_failing_detector_gives_review() -> None:
+    rep = screen_scans([scan()], [Det(fail=True)])
+    assert rep.verdict == Verdict.REVIEW and "model exploded" in rep.reasons[0]
+
+
+def test_deadline_counted_from_started() -> None:
+    t = iter([100.0 + 0.5 * i for i in range(40)])
+    rep = screen_scans(
+        [scan()], [Det()], PipelineConfig(deadline_s=1.0), started=95.0, clock=lambda: next(t)
+    )
+    assert rep.verdict == Verdict.REVIEW and rep.reasons[0].startswith("deadline")
+
+
+def test_unreadable_file_is_review_with_file_name(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.dcs"
+    bad.write_bytes(b"\x00" * 64)
+    rep, scans = screen_path(bad, [Det()], bag_id="lane-7")
+    assert scans == [] and rep.verdict == Verdict.REVIEW
+    assert rep.bag_id == "lane-7" and rep.reasons[0].startswith("unreadable:") and "garbage.dcs" in rep.reasons[0]
+
+
+def test_failure_report_never_clear() -> None:
+    assert failure_report("b", ["x"], "deadline").verdict == Verdict.REVIEW
