@@ -8,6 +8,7 @@ view. Formats are told apart by content, never by file name. Every failure is a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from screening.ingest.limits import ReadLimits
 from screening.ingest.sniff import sniff_container
 from screening.scan import Scan
 
-__all__ = ["FORMATS", "ReadLimits", "detect_format", "read"]
+__all__ = ["FORMATS", "ReadLimits", "detect_format", "preload", "read"]
 
 #: Every name :func:`detect_format` can return.
 FORMATS = (
@@ -193,6 +194,23 @@ def _read_plan(path: Path, plan: _Plan, limits: ReadLimits) -> list[Scan]:
     if plan.skipped:
         scans = [s.replace(meta={**s.meta, "skipped_files": list(plan.skipped)}) for s in scans]
     return scans
+
+
+def preload() -> None:
+    """Import the readers and their libraries now (pydicom, decoders, Pillow, tifffile).
+
+    ``import screening.ingest`` stays light; the first :func:`read` then pays about a second (more on
+    a loaded machine) for these imports. A lane calls this at start-up so no bag pays it against its
+    10-second budget.
+    """
+    import PIL.Image  # noqa: F401
+    import pydicom.pixels  # noqa: F401
+    import tifffile  # noqa: F401
+
+    from screening.ingest import dicom_series, dicos, dicos_dx, images  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # JPEG-Lossless plugin; its absence is reported per file.
+        import libjpeg  # noqa: F401
 
 
 def read(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> list[Scan]:

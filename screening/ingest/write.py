@@ -167,7 +167,7 @@ def _save(ds: Any, path: Path, compressed: bool) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if compressed:
-        ds.compress(RLELossless, encoding_plugin="pydicom")
+        ds.compress(RLELossless)  # pydicom picks pylibjpeg-rle when installed (much faster), else its own
     ds.save_as(path, enforce_file_format=True)
     return path
 
