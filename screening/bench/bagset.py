@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +83,8 @@ def truth_from_sim(sim_bag: Any) -> tuple[TruthObject, ...]:
     """Ground truth of a ``SimBag`` (``.objects`` with ``.label``, ``.boxes_2d``, ``.box_3d``)."""
     out = []
     for obj in getattr(sim_bag, "objects", ()):
+        if getattr(obj, "label", None) is None:  # benign clutter
+            continue
         boxes = {str(k): _box(v) for k, v in (getattr(obj, "boxes_2d", None) or {}).items()}
         out.append(
             TruthObject(
@@ -108,14 +109,12 @@ def _length_m(sim_bag: Any, modality: str) -> float:
 
 
 def _sim_fingerprint() -> str:
-    """Hash of the simulator and writer sources, so a changed simulator regenerates the cached bags."""
-    h = hashlib.sha256(_LAYOUT_VERSION.encode())
-    root = Path(__file__).resolve().parents[1]
-    for sub in ("sim", "ingest"):
-        for f in sorted((root / sub).glob("*.py")):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+    """The simulator's ``GENERATOR_VERSION`` (same seed + version -> same bag), keying the bag cache."""
+    try:
+        from screening.sim.generate import GENERATOR_VERSION
+    except ImportError:
+        return "nosim"
+    return f"sim{GENERATOR_VERSION}-l{_LAYOUT_VERSION}"
 
 
 def sim_source(modality: str, ct_voxel_mm: float, quick: bool) -> Callable[[int], Any]:
@@ -140,6 +139,28 @@ def sim_source(modality: str, ct_voxel_mm: float, quick: bool) -> Callable[[int]
     return lambda seed: generate_bag(seed, cfg, modality=modality)
 
 
+def pad_views(views: Sequence[Any]) -> tuple[Any, ...]:
+    """Pad X-ray views to one shape with air (transmission 1.0) at the bottom/right.
+
+    ``write_dicos_dx`` stores the views of a bag as frames of one multi-frame object, which needs one
+    shape; the simulator's top and side views differ in height. Boxes keep their pixel coordinates.
+    """
+    import numpy as np
+
+    h = max(v.array.shape[1] for v in views)
+    w = max(v.array.shape[2] for v in views)
+    out = []
+    for v in views:
+        c, vh, vw = v.array.shape
+        if (vh, vw) == (h, w):
+            out.append(v)
+            continue
+        arr = np.ones((c, h, w), dtype=np.float32)
+        arr[:, :vh, :vw] = v.array
+        out.append(dataclasses.replace(v, array=arr))
+    return tuple(out)
+
+
 def _write(sim_bag: Any, modality: str, path: Path) -> None:
     from screening.ingest.write import write_dicos_ct, write_dicos_dx
 
@@ -147,7 +168,7 @@ def _write(sim_bag: Any, modality: str, path: Path) -> None:
         views = tuple(getattr(sim_bag, "xray", ()) or ())
         if not views:
             raise InvalidScanError("simulated bag has no X-ray views; expected .xray", source=str(path))
-        write_dicos_dx(views, path)
+        write_dicos_dx(pad_views(views), path)
     else:
         ct = getattr(sim_bag, "ct", None)
         if ct is None:
@@ -165,6 +186,7 @@ def build_bagset(
     quick: bool = False,
     bag_source: Callable[[int, str], Any] | None = None,
     writer: Callable[[Any, str, Path], None] | None = None,
+    jobs: int = 1,
 ) -> list[BenchBag]:
     """Generate (or reuse from ``cache_dir``) ``n`` seeded bags, written as DICOS files.
 
@@ -173,25 +195,44 @@ def build_bagset(
         n: number of bags; bag ``i`` is simulated with seed ``seed + i``.
         seed: first seed.
         cache_dir: parent folder of the cached sets; a set is keyed by all arguments and the simulator's
-            source hash, so a changed simulator never serves stale bags.
+            ``GENERATOR_VERSION``; a cached larger set with the same first seed serves its first ``n``.
         ct_voxel_mm: CT voxel size for the simulator.
         quick: ask the simulator for its small/fast configuration when it has one.
         bag_source: ``callable(seed, modality) -> SimBag-like``; defaults to ``screening.sim.generate_bag``.
         writer: ``callable(sim_bag, modality, path)``; defaults to ``screening.ingest.write``'s DICOS writers.
+        jobs: parallel generator processes (simulator only; the simulation is the slow part).
 
     Returns:
         The bags in arrival order.
     """
     tag = "custom" if bag_source is not None else _sim_fingerprint()
-    key = f"{modality}-n{n}-s{seed}-v{ct_voxel_mm:g}{'-quick' if quick else ''}-{tag}"
-    folder = Path(cache_dir) / "bags" / key
+    rest = f"s{seed}-v{ct_voxel_mm:g}{'-quick' if quick else ''}-{tag}"
+    folder = Path(cache_dir) / "bags" / f"{modality}-n{n}-{rest}"
     manifest = folder / "manifest.json"
-    if bag_source is None and manifest.is_file():
-        try:
-            return load_bagset(manifest)
-        except (OSError, KeyError, ValueError):
-            pass  # stale or partial cache: regenerate
+    if bag_source is None:
+        cached = sorted(Path(cache_dir).glob(f"bags/{modality}-n*-{rest}/manifest.json"))
+        for m in [manifest, *cached]:
+            if not m.is_file():
+                continue
+            try:
+                bags = load_bagset(m)
+            except (OSError, KeyError, ValueError):
+                continue  # stale or partial cache
+            if len(bags) >= n:
+                return bags[:n]
     folder.mkdir(parents=True, exist_ok=True)
+    if bag_source is None and writer is None and jobs > 1 and n > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [
+                pool.submit(_make_one, i, seed + i, modality, ct_voxel_mm, quick, str(folder))
+                for i in range(n)
+            ]
+            bags = [f.result() for f in futures]
+        save_manifest(bags, manifest)
+        return bags
     if bag_source is None:
         make = sim_source(modality, ct_voxel_mm, quick)
     else:
@@ -204,13 +245,25 @@ def build_bagset(
     bags = []
     for i in range(n):
         sim_bag = make(seed + i)
-        path = folder / (f"bag_{i:04d}" if modality == "xray" else f"bag_{i:04d}.dcs")
+        path = folder / _bag_name(i, modality)
         write(sim_bag, modality, path)
         bags.append(
             BenchBag(i, seed + i, modality, path, truth_from_sim(sim_bag), _length_m(sim_bag, modality))
         )
     save_manifest(bags, manifest)
     return bags
+
+
+def _bag_name(i: int, modality: str) -> str:
+    return f"bag_{i:04d}" if modality == "xray" else f"bag_{i:04d}.dcs"
+
+
+def _make_one(i: int, seed: int, modality: str, ct_voxel_mm: float, quick: bool, folder: str) -> BenchBag:
+    """Simulate and write one bag (runs in a generator process)."""
+    sim_bag = sim_source(modality, ct_voxel_mm, quick)(seed)
+    path = Path(folder) / _bag_name(i, modality)
+    _write(sim_bag, modality, path)
+    return BenchBag(i, seed, modality, path, truth_from_sim(sim_bag), _length_m(sim_bag, modality))
 
 
 def save_manifest(bags: Sequence[BenchBag], manifest: Path) -> None:

@@ -36,7 +36,8 @@ __all__ = [
 
 #: Baseline class order; index 0 is background (torchvision convention), so label ``i`` is class ``i + 1``.
 BASELINE_CLASSES: tuple[Label, ...] = (*CONTRABAND, Label.SHIELD)
-_FALLBACK_SIZE = {"xray": 512, "ct": 256}
+#: Used until a model card exists: the X-ray trainer's default input side (``screening.train.xray``).
+_FALLBACK_SIZE = {"xray": 256, "ct": 256}
 
 
 def _models_dir() -> Path:
@@ -46,7 +47,7 @@ def _models_dir() -> Path:
 def baseline_input_size(modality: str) -> int:
     """Our model's square input side for ``modality`` (from its model card), so both see the same pixels.
 
-    Falls back to 512 (X-ray) / 256 (CT projections) when no card is shipped yet.
+    Falls back to 256 (the X-ray trainer's default; CT projections too) when no card is shipped yet.
     """
     for card in sorted(_models_dir().glob("*.json")):
         try:
@@ -301,7 +302,7 @@ def _targets_xray(sim_bag: Any, size: int) -> list[tuple[np.ndarray, np.ndarray,
         boxes, labels = [], []
         for obj in sim_bag.objects:
             box = (getattr(obj, "boxes_2d", None) or {}).get(view.view)
-            if box is None or Label(str(obj.label)) not in BASELINE_CLASSES:
+            if box is None or obj.label is None or Label(str(obj.label)) not in BASELINE_CLASSES:
                 continue
             x0, y0, x1, y1 = (float(v) for v in box)
             boxes.append(
@@ -328,7 +329,7 @@ def _targets_ct(sim_bag: Any, size: int) -> list[tuple[np.ndarray, np.ndarray, n
         boxes, labels = [], []
         for obj in sim_bag.objects:
             b = getattr(obj, "box_3d", None)
-            if b is None or Label(str(obj.label)) not in BASELINE_CLASSES:
+            if b is None or obj.label is None or Label(str(obj.label)) not in BASELINE_CLASSES:
                 continue
             x0, y0, z0, x1, y1, z1 = (float(v) for v in b)
             u0, u1 = (x0, x1) if name == "top" else (y0, y1)
@@ -343,6 +344,37 @@ def _targets_ct(sim_bag: Any, size: int) -> list[tuple[np.ndarray, np.ndarray, n
             labels.append(BASELINE_CLASSES.index(Label(str(obj.label))) + 1)
         out.append((sq, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(labels, np.int64)))
     return out
+
+
+def _training_images(
+    modality: str,
+    make_bag: Callable[[int], Any],
+    seed: int,
+    n: int,
+    size: int,
+    out_path: Path,
+    log: Callable[[str], None] | None,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Training images and targets, cached beside the weights (simulating bags is the slow part)."""
+    import pickle
+
+    cache = Path(out_path).with_name(f"{Path(out_path).stem}_data_s{seed}_n{n}.pkl")
+    if cache.is_file():
+        with cache.open("rb") as fh:
+            return pickle.load(fh)  # our own cache file, written below
+    to_targets = _targets_xray if modality == "xray" else _targets_ct
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        data.extend((img.astype(np.float16), b, lab) for img, b, lab in to_targets(make_bag(seed + i), size))
+        if log and (i + 1) % 10 == 0:
+            log(
+                f"baseline {modality}: {i + 1}/{n} training bags simulated ({time.perf_counter() - t0:.0f} s)"
+            )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("wb") as fh:
+        pickle.dump(data, fh)
+    return data
 
 
 def train_baseline(
@@ -386,10 +418,7 @@ def train_baseline(
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     size = baseline_input_size(modality)
-    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    to_targets = _targets_xray if modality == "xray" else _targets_ct
-    for i in range(train_bags):
-        data.extend(to_targets(make_bag(seed + i), size))
+    data = _training_images(modality, make_bag, seed, train_bags, size, out_path, log)
     if not data:
         raise InvalidScanError(f"no {modality} training images could be made from the simulator")
     model = build_model(size).train()
@@ -405,7 +434,8 @@ def train_baseline(
             imgs, tgts = [], []
             for j in order[k : k + batch_size]:
                 img, boxes, labels = data[j]
-                img_t, boxes_t = torch.from_numpy(img), torch.from_numpy(boxes.copy())
+                img_t = torch.from_numpy(img.astype(np.float32))
+                boxes_t = torch.from_numpy(boxes.copy())
                 if rng.random() < 0.5:
                     img_t = img_t.flip(-1)
                     if len(boxes_t):

@@ -61,6 +61,21 @@ class DetectorSpec:
         from screening.detect import default_detectors
 
         try:
-            return list(default_detectors(self.device, threads=self.threads, backend=self.backend))
-        except TypeError:  # older signature: default_detectors(device)
-            return list(default_detectors(self.device))
+            return list(default_detectors(self.device, threads=self.threads))
+        except TypeError:  # default_detectors(device, models) has no thread setting yet
+            dets = list(default_detectors(self.device))
+        return [_with_threads(d, self.device, self.threads) for d in dets]
+
+
+def _with_threads(det: Any, device: str, threads: int) -> Any:
+    """Re-open an ONNX detector's onnxruntime session with ``threads`` intra-op threads.
+
+    onnxruntime otherwise starts one thread per core in every worker process, and N workers on N cores
+    then fight over the cores. Detectors without a ``session``/``path`` are returned unchanged.
+    """
+    if getattr(det, "session", None) is None or getattr(det, "path", None) is None:
+        return det
+    from screening.detect.onnx_runtime import make_session
+
+    det.session = make_session(det.path, device, threads)
+    return det

@@ -167,6 +167,22 @@ def markdown_summary(doc: dict[str, Any]) -> str:
                 lines.append(f"- {modality} speed-up vs baseline: {_f(r['speedup_vs_baseline'])}x")
             if r.get("errors"):
                 lines.append(f"- {modality} errors: {r['errors']}")
+    for modality in ("xray", "ct"):
+        rows = doc.get(modality, {}).get("backends") or []
+        if rows:
+            lines += [
+                "",
+                f"### {modality}: detector network alone, onnxruntime vs torch (random input, card's shape)",
+                "",
+                "| backend | threads | batch | ms/item | items/s |",
+                "|---|---|---|---|---|",
+            ]
+            for r in rows:
+                head = [str(r.get("backend")), str(r.get("threads")), str(r.get("batch"))]
+                if "error" in r:
+                    lines.append(_row([*head, "error", str(r["error"])[:80]]))
+                else:
+                    lines.append(_row([*head, _f(r["ms_per_item"], ".1f"), _f(r["items_per_s"], ".1f")]))
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in doc.get("targets", []):
         extra = f" (baseline {_f(t['baseline'], '.3f')})" if "baseline" in t else ""

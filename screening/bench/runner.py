@@ -171,6 +171,26 @@ def _baseline_weights(
     return str(path), res.to_dict()
 
 
+def _backend_rows(
+    modality: str, device: str, cores: int, batch: int, log: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """onnxruntime vs torch on the shipped model's network alone (empty without a shipped model)."""
+    from screening.bench.backends import backend_sweep
+    from screening.detect import DEFAULT_MODELS, models_dir
+
+    path = models_dir() / DEFAULT_MODELS[modality]
+    if not path.is_file():
+        log(f"{modality}: no shipped model at {path}; onnxruntime-vs-torch sweep skipped")
+        return []
+    threads = sorted({1, cores})
+    batches = sorted({1, 4, max(1, batch)})
+    rows = backend_sweep([path], device, threads, batches)
+    for r in rows:
+        what = f"{modality} sweep {r.get('backend', '')} t={r.get('threads')} b={r.get('batch')}"
+        log(f"{what}: {r['error']}" if "error" in r else f"{what}: {r['ms_per_item']:.1f} ms/item")
+    return rows
+
+
 def _pick_best(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [s for s in summaries if not s["errors"]]
     return max(ok, key=lambda s: s["bags_per_s"]) if ok else summaries[0]
@@ -198,6 +218,7 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
         ct_voxel_mm=cfg.ct_voxel_mm,
         quick=cfg.quick,
         bag_source=cfg.bag_source,  # type: ignore[arg-type]
+        jobs=1 if cfg.quick else cores,
     )
     log(f"{modality}: {len(bags)} bags ready in {time.perf_counter() - t0:.1f} s")
     lengths = [b.length_m for b in bags if math.isfinite(b.length_m)]
@@ -261,6 +282,8 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
         }
         bbps = b["bags_per_s"]
         result["speedup_vs_baseline"] = best["bags_per_s"] / bbps if bbps > 0 else float("nan")
+    if cfg.sweep and not cfg.quick:
+        result["backends"] = _backend_rows(modality, device, cores, cfg.batch, log)
     result["belt"] = _belt_doc(belt)
     result["bag_seeds"] = [cfg.seed, cfg.seed + cfg.bags - 1]
     result["threat_bags_in_set"] = sum(b.is_threat for b in bags)

@@ -16,13 +16,23 @@ __all__ = ["ScoreConfig", "box_iou", "object_found", "score_bags"]
 class ScoreConfig:
     """How a detection counts as finding a true object.
 
+    The rule is the model evaluation's (``screening.train.metrics.is_hit``: IoU >= ``min_iou``, or each box
+    holds the other's centre, or the detection is a large part of the object), so the benchmark's PD and
+    ``screening evaluate``'s agree. Without that module, plain IoU >= ``min_iou`` is used.
+
     Attributes:
-        iou_2d: minimum IoU with the object's box in the same X-ray view.
-        iou_3d: minimum IoU with the object's CT box.
+        min_iou: IoU that always counts as a hit (2-D boxes in the same view, or 3-D CT boxes).
     """
 
-    iou_2d: float = 0.3
-    iou_3d: float = 0.2
+    min_iou: float = 0.3
+
+
+def _hit(det_box: Sequence[float], gt_box: Sequence[float], min_iou: float) -> bool:
+    try:
+        from screening.train.metrics import is_hit
+    except ImportError:
+        return box_iou(det_box, gt_box) >= min_iou
+    return bool(is_hit(det_box, gt_box, min_iou))
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -49,9 +59,9 @@ def object_found(
         if str(det.label) != obj.label or det.score < policy.threshold(det.label):
             continue
         if len(det.box) == 6:
-            if obj.box_3d is not None and box_iou(det.box, obj.box_3d) >= cfg.iou_3d:
+            if obj.box_3d is not None and _hit(det.box, obj.box_3d, cfg.min_iou):
                 return True
-        elif det.view in obj.boxes_2d and box_iou(det.box, obj.boxes_2d[det.view]) >= cfg.iou_2d:
+        elif det.view in obj.boxes_2d and _hit(det.box, obj.boxes_2d[det.view], cfg.min_iou):
             return True
     return False
 

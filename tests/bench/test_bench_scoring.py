@@ -34,6 +34,7 @@ def test_object_found_needs_label_threshold_view_and_overlap() -> None:
     assert not object_found(GUN, [_det(score=0.2)], policy)
     assert not object_found(GUN, [_det(view="side")], policy)
     assert not object_found(GUN, [_det(box=(60, 60, 80, 80))], policy)
+    assert not object_found(GUN, [_det(box=(45, 10, 90, 40))], policy)  # IoU 0.06, centres apart
     assert object_found(GUN, [Detection(Label.FIREARM, 0.9, (0.0, 0.0, 0.0, 10.0, 10.0, 9.0))], policy)
 
 

@@ -1,0 +1,124 @@
+"""Detector network alone: onnxruntime vs torch, threads and batch size (what to pick on this machine)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["backend_sweep", "time_call"]
+
+
+def time_call(fn: Callable[[], Any], min_s: float = 0.5, min_reps: int = 3, warmup: int = 1) -> float:
+    """Median seconds per call of ``fn`` (after ``warmup`` calls; at least ``min_reps`` and ``min_s``)."""
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    t_end = time.perf_counter() + min_s
+    while len(times) < min_reps or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 200:
+            break
+    return float(np.median(times))
+
+
+def _torch_net(card: Any) -> Any:
+    """The card's torch network (architecture only: speed does not depend on the weights' values)."""
+    from screening.detect.nets import CtCandidateNet, XrayCenterNet
+
+    conf = dict(card.training.get("config", {}))
+    width = conf.get("width")
+    if card.modality == "xray":
+        kw = {"width": int(width)} if width else {}
+        return XrayCenterNet(num_classes=len(card.classes), pretrained=False, **kw).eval()
+    from screening.detect.ct_candidates import FEATURES
+
+    kw = {"width": int(width)} if width else {}
+    return CtCandidateNet(len(FEATURES), len(card.classes) + 1, **kw).eval()
+
+
+def _inputs(session: Any, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = [batch if i == 0 else int(d) for i, d in enumerate(inp.shape)]
+        feeds[inp.name] = rng.random(shape, dtype=np.float32)
+    return feeds
+
+
+def _rate(seconds: float, batch: int) -> dict[str, float]:
+    return {"ms_per_item": 1000.0 * seconds / batch, "items_per_s": batch / seconds}
+
+
+def _sweep_one(model_path: str, device: str, threads: Sequence[int], batches: Sequence[int]) -> list[dict]:
+    import torch
+
+    from screening.detect.card import read_card
+    from screening.detect.onnx_runtime import make_session
+
+    rng = np.random.default_rng(0)
+    card = read_card(Path(model_path))
+    rows: list[dict] = []
+    try:
+        net = _torch_net(card).to(device)
+        torch_err = ""
+    except Exception as exc:  # architecture not rebuildable from the card: report it, keep onnxruntime
+        net, torch_err = None, f"{exc!r}"
+    for t in threads:
+        torch.set_num_threads(t)
+        session = make_session(model_path, device, t)
+        for b in batches:
+            feeds = _inputs(session, b, rng)
+            row: dict[str, Any] = {"model": card.name, "threads": t, "batch": b}
+            try:
+                s = time_call(lambda s=session, f=feeds: s.run(None, f))
+                rows.append(
+                    {**row, "backend": "onnxruntime", "ms_per_item": 1000 * s / b, "items_per_s": b / s}
+                )
+            except Exception as exc:  # e.g. an export with a fixed batch of 1
+                rows.append({**row, "backend": "onnxruntime", "error": f"{exc!r}"[:200]})
+            if net is None:
+                rows.append({**row, "backend": "torch", "error": torch_err[:200]})
+                continue
+            tensors = [torch.from_numpy(v).to(device) for v in feeds.values()]
+
+            def fwd(n: Any = net, x: list = tensors) -> None:
+                with torch.inference_mode():
+                    n(*x)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+
+            s = time_call(fwd)
+            rows.append({**row, "backend": "torch", **_rate(s, b)})
+    return rows
+
+
+def backend_sweep(
+    models: Sequence[Path],
+    device: str = "cpu",
+    threads: Sequence[int] = (1, 2),
+    batches: Sequence[int] = (1, 4),
+) -> list[dict[str, Any]]:
+    """Time each exported model's network with onnxruntime and with torch, per thread count and batch.
+
+    Runs in a fresh process (its own thread pools). Inputs are random tensors of the card's input shape;
+    only the network is timed (pre/post-processing is in the pipeline figures).
+
+    Returns:
+        One row per (model, backend, threads, batch): ``ms_per_item`` and ``items_per_s``, or ``error``.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    rows: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        for m in models:
+            try:
+                rows.extend(pool.submit(_sweep_one, str(m), device, list(threads), list(batches)).result())
+            except Exception as exc:
+                rows.append({"model": Path(m).stem, "error": f"{exc!r}"[:300]})
+    return rows
