@@ -36,7 +36,8 @@ def test_shipped_defaults_equal_builtin_policy() -> None:
 def test_precedence_defaults_file_flags(tmp_path: Path) -> None:
     f = tmp_path / "p.toml"
     f.write_text(
-        "[thresholds]\nfirearm = 0.7\n[currency]\nmin_notes = 50\n[deadline]\nbudget_s = 8\n", encoding="utf-8"
+        "[thresholds]\nfirearm = 0.7\n[currency]\nmin_notes = 50\n[deadline]\nbudget_s = 8\n",
+        encoding="utf-8",
     )
     from_file = load_config(f)
     assert from_file.policy.threshold(Label.FIREARM) == 0.7
@@ -120,7 +121,7 @@ def test_currency_rules_most_specific_wins(tmp_path: Path) -> None:
     assert decide([cash(61, material="EUR 50")], policy)[0] == Verdict.ALARM
     assert decide([cash(61, material="USD 100")], policy)[0] == Verdict.CLEAR
     assert decide([cash(100)], policy)[0] == Verdict.ALARM
-    verdict, reasons = decide([cash(100)], policy)
+    _, reasons = decide([cash(100)], policy)
     assert "~100 notes >= 100 notes" in reasons[0]
 
 
