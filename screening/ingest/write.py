@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -344,15 +345,16 @@ def _transmission_uint16(view: np.ndarray) -> np.ndarray:
 def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_id: str | None = None) -> Path:
     """Write the X-ray views of one bag as DICOS DX (For Processing, SOP 1.2.840.10008.5.1.4.1.1.501.2.2).
 
-    Layout (our choice): ``path`` is a folder; each energy channel becomes one multi-frame file whose
-    frames are the views in order, each frame labelled with its view name (per-frame Frame Content
-    FrameLabel). Single-channel (``("grey",)``) scans give ``<bag>.dcs``; dual-energy
-    (``("high", "low")``) scans give ``<bag>_high.dcs`` and ``<bag>_low.dcs`` with ImageType value 2
-    ``HIGH ENERGY`` / ``LOW ENERGY``. Pixel values are transmission scaled to the 16-bit full scale
-    (``round(T * 65535)``, MONOCHROME2: bright = transmits, 65535 = air).
+    Layout (our choice, as the DX IOD is single-frame): ``path`` is a folder holding one file per view
+    and energy, ``<index>_<view>.dcs`` for ``("grey",)`` views or ``<index>_<view>_high.dcs`` /
+    ``..._low.dcs`` for ``("high", "low")`` views, with ImageType value 2 ``INTENSITY`` /
+    ``HIGH ENERGY`` / ``LOW ENERGY``. The view name is kept in the Frame Content FrameLabel (and
+    ViewPosition, upper-cased). Pixel values are transmission scaled to the 16-bit full scale
+    (``round(T * 65535)``, MONOCHROME2: bright = transmits, 65535 = air). All files of the bag share
+    Study/Series/Frame of Reference UIDs.
 
     Args:
-        scans: the views of one bag: same modality (X-ray), channels and shape.
+        scans: the views of one bag: same modality (X-ray) and channels.
         path: output folder (created).
         bag_id: OOI ID written to PatientID; default the first scan's ``bag_id``.
 
@@ -360,7 +362,7 @@ def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_i
         The folder, which :func:`screening.ingest.read` reads back as the bag.
 
     Raises:
-        ValueError: no scans, mixed shapes/channels, non-X-ray scans, pseudo-colour channels, or
+        ValueError: no scans, mixed channels, non-X-ray scans, pseudo-colour channels, or
             non-finite pixels.
     """
     if not scans:
@@ -369,8 +371,8 @@ def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_i
     for s in scans:
         if s.modality != Modality.XRAY:
             raise ValueError(f"expected X-ray scans; got {s.modality}")
-        if s.channels != first.channels or s.shape != first.shape:
-            raise ValueError("all views of one DX object must share channels and shape")
+        if s.channels != first.channels:
+            raise ValueError("all views of one bag must share channels")
     if first.channels not in (("grey",), ("high", "low")):
         raise ValueError(
             f"DX holds transmission; channels must be ('grey',) or ('high', 'low'), got {first.channels}"
@@ -378,34 +380,39 @@ def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_i
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     bag = bag_id or first.bag_id
-    views = [s.view or f"view{i}" for i, s in enumerate(scans)]
-    study, series, frame_ref = _uid(), _uid(), _uid()
-    for channel, name in enumerate(first.channels):
-        ds = _base_dataset(
-            DICOS_DX_PROCESSING,
-            "DX",
-            bag,
-            {"StudyInstanceUID": study, "SeriesInstanceUID": series, "FrameOfReferenceUID": frame_ref},
-        )
-        _dicos_tags(ds)
-        energy = {"high": "HIGH ENERGY", "low": "LOW ENERGY"}.get(name, "INTENSITY")
-        ds.ImageType = ["ORIGINAL", energy, "NONE", "NONE"]
-        ds.PresentationIntentType = "FOR PROCESSING"
-        ds.BurnedInAnnotation = "NO"
-        ds.PresentationLUTShape = "IDENTITY"
-        ds.KVP = _ds_str(float(first.meta.get("KVP", 0) or 0))
-        dy, dx = (float(v) for v in first.spacing_mm)
-        ds.ImagerPixelSpacing = ds.PixelSpacing = [_ds_str(dy), _ds_str(dx)]
-        ds.RescaleIntercept = "0"
-        ds.RescaleSlope = "1"
-        ds.PerFrameFunctionalGroupsSequence = [
-            _item(FrameContentSequence=[_item(FrameLabel=v[:64])]) for v in views
-        ]
-        stored = np.stack([_transmission_uint16(s.array[channel]) for s in scans])
-        ds.NumberOfFrames = len(scans)
-        _pixel_module(ds, stored)
-        suffix = "" if len(first.channels) == 1 else f"_{name}"
-        _save(ds, folder / f"{bag}{suffix}.dcs", False)
+    uids = {"StudyInstanceUID": _uid(), "SeriesInstanceUID": _uid(), "FrameOfReferenceUID": _uid()}
+    for index, scan in enumerate(scans):
+        view = scan.view or f"view{index}"
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "-", view)[:32]
+        for channel, name in enumerate(first.channels):
+            ds = _base_dataset(DICOS_DX_PROCESSING, "DX", bag, uids)
+            _dicos_tags(ds)
+            energy = {"high": "HIGH ENERGY", "low": "LOW ENERGY"}.get(name, "INTENSITY")
+            ds.ImageType = ["ORIGINAL", energy]
+            ds.InstanceNumber = index + 1
+            ds.PresentationIntentType = "FOR PROCESSING"
+            ds.BurnedInAnnotation = "NO"
+            ds.LossyImageCompression = "00"
+            ds.PresentationLUTShape = "IDENTITY"
+            ds.PixelIntensityRelationship = "LIN"
+            ds.PixelIntensityRelationshipSign = 1
+            ds.DetectorType = "SCINTILLATOR"
+            ds.KVP = _ds_str(float(scan.meta.get("KVP", 0) or 0))
+            ds.XRayTubeCurrentInuA = _ds_str(float(scan.meta.get("XRayTubeCurrentInuA", 1) or 1))
+            ds.add_new(0x43000902, "FL", 0.0)  # DICOS Effective Energy (keV); 0 = not stated
+            ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+            ds.ImagePositionPatient = [0, 0, 0]
+            dy, dx = (float(v) for v in scan.spacing_mm)
+            ds.ImagerPixelSpacing = ds.PixelSpacing = [_ds_str(dy), _ds_str(dx)]
+            ds.PixelSpacingCalibrationDescription = "nominal detector pitch"
+            ds.RescaleIntercept = "0"
+            ds.RescaleSlope = "1"
+            ds.RescaleType = "US"
+            ds.ViewPosition = re.sub(r"[^A-Z0-9_ ]", "_", view.upper())[:16]
+            ds.PerFrameFunctionalGroupsSequence = [_item(FrameContentSequence=[_item(FrameLabel=view[:64])])]
+            _pixel_module(ds, _transmission_uint16(scan.array[channel])[None])
+            suffix = "" if len(first.channels) == 1 else f"_{name}"
+            _save(ds, folder / f"{index:02d}_{safe}{suffix}.dcs", False)
     return folder
 
 

@@ -218,8 +218,8 @@ def test_broken_dx_frame_count(tmp_path, de_views, edit_dicom):
     def wrong(ds):
         ds.NumberOfFrames = 3
 
-    path = edit_dicom(folder / "bag-dx_high.dcs", tmp_path / "dx.dcs", wrong)
-    _expect(path, InvalidScanError, "truncated: .* 1440 bytes expected, 960 bytes present")
+    path = edit_dicom(folder / "00_top_high.dcs", tmp_path / "dx.dcs", wrong)
+    _expect(path, InvalidScanError, "truncated: .* 1440 bytes expected, 480 bytes present")
 
 
 def test_one_broken_input_does_not_affect_the_others(tmp_path, ct_scan, de_views, rng):

@@ -16,7 +16,12 @@ QUANT = 0.5 / 65535 + 1e-7  # 16-bit transmission quantisation
 
 def test_dual_energy_views_round_trip(tmp_path, de_views):
     folder = write_dicos_dx(de_views, tmp_path / "bag")
-    assert sorted(p.name for p in folder.iterdir()) == ["bag-dx_high.dcs", "bag-dx_low.dcs"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "00_top_high.dcs",
+        "00_top_low.dcs",
+        "01_side_high.dcs",
+        "01_side_low.dcs",
+    ]
     assert detect_format(folder) == "dicos-dx"
     scans = read(folder)
     assert [s.view for s in scans] == ["top", "side"]
@@ -28,6 +33,7 @@ def test_dual_energy_views_round_trip(tmp_path, de_views):
         assert np.abs(got.array - want.array).max() <= QUANT
         assert got.meta["SOPClassUID"] == "1.2.840.10008.5.1.4.1.1.501.2.2"
         assert set(got.meta["channel_sop_instance_uids"]) == {"high", "low"}
+    assert len({s.meta["SeriesInstanceUID"] for s in scans}) == 1
 
 
 def test_single_file_single_energy(tmp_path, rng):
@@ -44,28 +50,36 @@ def test_single_file_single_energy(tmp_path, rng):
     assert np.abs(scan.array - view.array).max() <= QUANT
 
 
-def test_one_file_per_view_and_energy(tmp_path, de_views, edit_dicom):
-    """Views as separate files (one per view and energy), paired by their view labels."""
+def test_views_as_frames_of_one_multiframe_file(tmp_path, de_views):
+    """The other layout: one file per energy whose frames are the views (FrameLabel names them)."""
     folder = write_dicos_dx(de_views, tmp_path / "src")
     out = tmp_path / "bag"
     out.mkdir()
     for energy in ("high", "low"):
-        src = folder / f"bag-dx_{energy}.dcs"
-        for frame, view in enumerate(("top", "side")):
-
-            def keep(ds, frame=frame):
-                n, r, c = ds.NumberOfFrames, ds.Rows, ds.Columns
-                pixels = np.frombuffer(ds.PixelData, "<u2").reshape(n, r, c)[frame]
-                ds.PerFrameFunctionalGroupsSequence = [ds.PerFrameFunctionalGroupsSequence[frame]]
-                ds.NumberOfFrames = 1
-                ds.PixelData = pixels.tobytes()
-
-            edit_dicom(src, out / f"{view}_{energy}.dcs", keep)
+        parts = [pydicom.dcmread(folder / f"{i:02d}_{v}_{energy}.dcs") for i, v in enumerate(("top", "side"))]
+        ds = parts[0]
+        ds.PerFrameFunctionalGroupsSequence = [p.PerFrameFunctionalGroupsSequence[0] for p in parts]
+        ds.NumberOfFrames = len(parts)
+        ds.PixelData = b"".join(p.PixelData for p in parts)
+        ds.save_as(out / f"{energy}.dcs")
     scans = read(out)
-    assert sorted(s.view for s in scans) == ["side", "top"]
-    for s in scans:
-        want = de_views[0] if s.view == "top" else de_views[1]
-        assert np.abs(s.array - want.array).max() <= QUANT
+    assert [s.view for s in scans] == ["top", "side"]
+    for got, want in zip(scans, de_views, strict=True):
+        assert np.abs(got.array - want.array).max() <= QUANT
+        assert got.channels == ("high", "low")
+
+
+def test_views_of_different_sizes(tmp_path, rng):
+    views = [
+        Scan(
+            rng.random((1, 8, 12)).astype(np.float32), Modality.XRAY, (1.0, 1.0), ("grey",), "b", view="top"
+        ),
+        Scan(
+            rng.random((1, 10, 6)).astype(np.float32), Modality.XRAY, (1.0, 1.0), ("grey",), "b", view="side"
+        ),
+    ]
+    scans = read(write_dicos_dx(views, tmp_path / "bag"))
+    assert [s.shape for s in scans] == [(8, 12), (10, 6)]
 
 
 def test_monochrome1_and_rescale_are_honoured(tmp_path, rng, edit_dicom):
@@ -92,7 +106,7 @@ def test_monochrome1_and_rescale_are_honoured(tmp_path, rng, edit_dicom):
 
 def test_unpaired_energies_are_refused(tmp_path, de_views):
     folder = write_dicos_dx(de_views, tmp_path / "bag")
-    (folder / "bag-dx_low.dcs").unlink()
+    (folder / "01_side_low.dcs").unlink()
     with pytest.raises(InvalidScanError, match="high-energy") as err:
         read(folder)
     assert err.value.source == str(folder)

@@ -39,3 +39,35 @@ def test_pydicos_reads_a_ct_we_wrote(tmp_path, ct_scan, compressed):
     np.testing.assert_array_equal(data, ct_scan.array[0].astype(np.uint16))
     spacing = ct.GetSectionByIndex(0).GetSpacingInMM()
     assert (spacing.x, spacing.y, spacing.z) == pytest.approx((0.5, 0.75, 2.0))
+
+
+def test_we_read_a_dx_written_by_pydicos(tmp_path, rng):
+    import pyDICOS as p
+    from pydicos import DXLoader
+
+    counts = rng.integers(0, 65536, (6, 9)).astype(np.uint16)
+    dx = p.DX(p.CT.OBJECT_OF_INSPECTION_TYPE.enumTypeBaggage)
+    DXLoader.set_data(dx, counts)
+    dx.SetKVP(160.0)
+    dx.SetXRayTubeCurrent(1.0)
+    path = tmp_path / "pyd_dx.dcs"
+    log = p.ErrorLog()
+    assert dx.Write(p.Filename(str(path)), log), log.GetErrorLog().Get()
+    assert detect_format(path) == "dicos-dx"
+    (scan,) = read(path)
+    assert scan.channels == ("grey",)
+    # Convention: full scale of the stored bits is air (MONOCHROME2, 16 bits stored).
+    np.testing.assert_allclose(scan.array[0], counts / 65535.0, atol=1e-6)
+    assert scan.meta["spacing_assumed"] is True  # pydicos writes no pixel spacing
+
+
+def test_pydicos_reads_dx_views_we_wrote(tmp_path, de_views):
+    from pydicos import DXLoader
+
+    from screening.ingest.write import write_dicos_dx
+
+    folder = write_dicos_dx(de_views, tmp_path / "bag")
+    for i, view in enumerate(de_views):
+        for channel, energy in enumerate(("high", "low")):
+            data = DXLoader(str(folder / f"{i:02d}_{view.view}_{energy}.dcs")).get_data()
+            np.testing.assert_allclose(data / 65535.0, view.array[channel], atol=1e-5)
