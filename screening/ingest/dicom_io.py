@@ -19,13 +19,16 @@ __all__ = [
     "DICOS_DX_PRESENTATION",
     "DICOS_DX_PROCESSING",
     "SOP_CLASS_FORMATS",
+    "bag_id_of",
     "collect_meta",
     "decode_pixels",
     "energy_of",
     "frame_value",
     "frames_of",
+    "image_dims",
     "open_dataset",
     "rescale_per_frame",
+    "to_mhu",
 ]
 
 #: SOP Class UIDs this package reads.
