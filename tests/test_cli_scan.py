@@ -96,3 +96,24 @@ def test_scan_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_has_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--help"]) == 0
     assert "Example" in capsys.readouterr().out
+
+
+def test_policy_file_and_flag_precedence(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[deadline]\nbudget_s = 7.5\n")
+    out = tmp_path / "out"
+    assert main(["scan", str(inputs["dicos"]), "--policy", str(policy), "--out", str(out)]) == 0
+    line = _lines(capsys.readouterr().out)[0]
+    assert json.loads(Path(line["outputs"]["report"]).read_text())["deadline_s"] == 7.5
+    assert (
+        main(["scan", str(inputs["dicos"]), "--policy", str(policy), "--deadline", "3", "--out", str(out)])
+        == 0
+    )
+    line = _lines(capsys.readouterr().out)[0]
+    assert json.loads(Path(line["outputs"]["report"]).read_text())["deadline_s"] == 3.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[deadline\n")
+    assert main(["scan", str(inputs["dicos"]), "--policy", str(bad), "--out", str(out)]) == 2
+    assert "bad.toml" in capsys.readouterr().err

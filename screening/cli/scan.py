@@ -32,7 +32,18 @@ def register(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="input file or folder (one bag each)")
     p.add_argument("--out", type=Path, default=Path("out/scan"), help="output folder (default: out/scan)")
-    p.add_argument("--deadline", type=float, default=10.0, help="verdict budget in seconds (default: 10)")
+    p.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="policy TOML (thresholds, currency, customs); default: screening/decide/default_policy.toml",
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="verdict budget in seconds (default: the policy's [deadline] budget_s, 10)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default: cpu)")
     p.add_argument("--no-png", action="store_true", help="skip the annotated PNG")
     return p
@@ -49,12 +60,23 @@ def _unique_dir(out: Path, bag_id: str, used: set[str]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from screening.decide.config import load_config
     from screening.detect import default_detectors
+    from screening.errors import ScreeningError
     from screening.pipeline import PipelineConfig, screen_path
     from screening.report import annotate, report_line, write_json, write_tdr
 
+    overrides = {"deadline": {"budget_s": args.deadline}} if args.deadline is not None else None
+    try:
+        decide_cfg = load_config(args.policy, overrides)
+    except ScreeningError as exc:
+        print(f"screening scan: {exc}", file=sys.stderr)
+        return 2
+    policy = decide_cfg.policy
     detectors = default_detectors(args.device)
-    config = PipelineConfig(deadline_s=args.deadline)
+    config = PipelineConfig(
+        policy=policy, deadline_s=decide_cfg.deadline_s, declarations=decide_cfg.declarations
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     failed = 0
@@ -68,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         outputs: dict[str, str] = {}
         try:
             outputs["report"] = str(write_json(report, bag_dir / "report.json"))
-            outputs["tdr"] = str(write_tdr(report, scans, bag_dir / "tdr.dcs"))
+            outputs["tdr"] = str(write_tdr(report, scans, bag_dir / "tdr.dcs", policy=policy))
             if not args.no_png:
-                outputs["png"] = str(annotate(scans, report, bag_dir / "bag.png"))
+                outputs["png"] = str(annotate(scans, report, bag_dir / "bag.png", policy=policy))
         except Exception as exc:  # the verdict stands even if an output could not be written
             failed += 1
             print(f"screening scan: {raw}: could not write outputs to {bag_dir}: {exc}", file=sys.stderr)
