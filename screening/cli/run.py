@@ -128,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
     except (ScreeningError, ValueError) as exc:
         print(f"screening run: {exc}", file=sys.stderr)
         return 2
+    if args.source not in ("sim", "dicom") and not Path(args.source).is_dir():
+        print(
+            f"screening run: --source must be 'sim', 'dicom' or an existing folder; got {args.source!r}",
+            file=sys.stderr,
+        )
+        return 2
     out = args.out or Path("out") / time.strftime("run-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     store = AuditStore(args.audit or out / "audit.sqlite")
@@ -172,12 +178,6 @@ def run(args: argparse.Namespace) -> int:
         label = f"DICOM receiver {args.ae_title}@{receiver.port} -> {spool}"
     else:
         folder = Path(args.source)
-        if not folder.is_dir():
-            print(
-                f"screening run: --source must be 'sim', 'dicom' or an existing folder; got {args.source!r}",
-                file=sys.stderr,
-            )
-            return 2
         source = HotFolderSource(folder, store, settle_s=args.settle_s, max_bags=max_bags, stop=stop)
         label = f"hot folder {folder}"
 
@@ -201,8 +201,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         logging.getLogger("screening.lane").warning("stopping: finishing the bags in flight (again to abort)")
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     lane = Lane(
         source,
         functools.partial(default_detectors, args.device),
@@ -218,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
         with view:
             result = lane.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if receiver is not None:
             receiver.stop()
         store.close()
