@@ -180,6 +180,8 @@ class Lane:
             self.scheduler.stop()
         summary = {**self.stats.snapshot(), "scheduler": dict(self.scheduler.counters)}
         summary["model_versions"] = dict(self.scheduler.model_versions)
+        if hasattr(self.source, "scanner_late"):  # simulated belt held by slow generation or back-pressure
+            summary["sim_scanner_late"] = self.source.scanner_late
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
