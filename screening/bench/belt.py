@@ -95,31 +95,40 @@ def lanes_sustained(bags_per_s: float, belt: BeltModel) -> float:
     return float(bags_per_s) / belt.bags_per_s_per_lane
 
 
-def queue_latencies(service_s: Sequence[float], interval_s: float, servers: int = 1) -> np.ndarray:
+def queue_latencies(
+    service_s: Sequence[float],
+    interval_s: float,
+    servers: int = 1,
+    verdict_s: Sequence[float] | None = None,
+) -> np.ndarray:
     """Verdict latency of each bag when bags arrive every ``interval_s`` and ``servers`` workers serve FIFO.
 
-    Latency = wait in queue + the bag's measured service time (clock starts at arrival = scan complete).
-    With ``interval_s`` longer than every service time it is just the service time.
+    Latency = wait in queue + the seconds from starting the bag to its committed verdict (clock starts at
+    arrival = scan complete). A worker stays busy for the bag's whole ``service_s`` (outputs written after
+    the verdict included). With ``interval_s`` longer than every service time there is no wait.
 
     Args:
-        service_s: measured end-to-end processing seconds of each bag, in arrival order.
+        service_s: measured seconds each bag occupied its worker, in arrival order.
         interval_s: seconds between arrivals (``BeltModel.arrival_interval_s / lanes``).
         servers: parallel workers.
+        verdict_s: measured seconds from start to committed verdict per bag (default: ``service_s``).
 
     Returns:
         ``float64[N]`` latencies in seconds.
     """
     if interval_s < 0 or servers < 1:
         raise ValueError(f"need interval_s >= 0 and servers >= 1; got {interval_s}, {servers}")
+    verdict = service_s if verdict_s is None else verdict_s
+    if len(verdict) != len(service_s):
+        raise ValueError(f"verdict_s has {len(verdict)} entries; service_s has {len(service_s)}")
     free = [0.0] * servers
     heapq.heapify(free)
     out = np.empty(len(service_s), dtype=np.float64)
     for i, s in enumerate(service_s):
         arrival = i * interval_s
         start = max(arrival, heapq.heappop(free))
-        end = start + float(s)
-        heapq.heappush(free, end)
-        out[i] = end - arrival
+        heapq.heappush(free, start + float(s))
+        out[i] = start + float(verdict[i]) - arrival
     return out
 
 

@@ -31,6 +31,8 @@ class BenchConfig:
         ct_voxel_mm: CT voxel size asked of the simulator (the CT target is stated at 2 mm).
         cache_dir: where generated bags and trained baseline weights are cached (gitignored ``out/``).
         baseline_train_s: wall-clock budget for baseline training, seconds.
+        png: the report stage writes the annotated PNG too (as ``screening scan`` does; the lane's default
+            writes JSON + TDR only). Outputs after the JSON never count towards verdict latency.
         bag_source: test hook: ``callable(seed, modality) -> SimBag-like`` used instead of ``screening.sim``.
     """
 
@@ -49,6 +51,7 @@ class BenchConfig:
     ct_voxel_mm: float = 2.0
     cache_dir: Path = Path("out/bench_cache")
     baseline_train_s: float = 300.0
+    png: bool = True
     bag_source: object | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

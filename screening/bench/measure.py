@@ -32,7 +32,8 @@ class BagRecord:
         index: bag index in the set.
         worker: worker that screened it.
         t_start: ``time.monotonic()`` when the worker took the bag (its scan is complete: the clock starts).
-        t_end: ``time.monotonic()`` when the report files were written (the verdict is out).
+        t_end: ``time.monotonic()`` when all report files were written (the worker is free again).
+        t_verdict: ``time.monotonic()`` when the verdict was committed (JSON report written).
         timings_s: per-stage seconds (``ingest``, ``detect``, ``decide``, ``report``, ``total``).
         verdict: ``clear``/``alarm``/``review``.
         reasons: the verdict's reasons.
@@ -43,6 +44,7 @@ class BagRecord:
     worker: int
     t_start: float
     t_end: float
+    t_verdict: float
     timings_s: dict[str, float]
     verdict: str
     reasons: tuple[str, ...]
@@ -50,8 +52,13 @@ class BagRecord:
 
     @property
     def service_s(self) -> float:
-        """End-to-end seconds from taking the bag to its written report."""
+        """Seconds the worker was busy with the bag (taking it to its last report file)."""
         return self.t_end - self.t_start
+
+    @property
+    def verdict_s(self) -> float:
+        """Seconds from taking the bag to its committed verdict."""
+        return self.t_verdict - self.t_start
 
 
 @dataclass
@@ -90,14 +97,28 @@ class RunResult:
         return len(self.records) / self.wall_s if self.records and self.wall_s > 0 else 0.0
 
 
-def report_stage(report: Any, scans: Sequence[Any], out_dir: Path) -> None:
-    """The report stage as ``screening scan`` runs it: JSON report, DICOS TDR and the annotated PNG."""
+def report_stage(report: Any, scans: Sequence[Any], out_dir: Path, png: bool = True) -> dict[str, float]:
+    """The report stage as ``screening scan`` runs it: JSON report, DICOS TDR and (``png``) the annotated PNG.
+
+    The verdict counts as committed once the JSON report is written (the lane commits it to the audit
+    store and writes the JSON, then the worker writes the TDR and PNG); ``"_commit"`` is that moment on
+    ``time.monotonic``.
+
+    Returns:
+        Seconds spent per output (``report_json``, ``report_tdr``, ``report_png``) and ``_commit``.
+    """
     from screening.report import annotate, write_json, write_tdr
 
     folder = Path(out_dir) / report.bag_id
+    t0 = time.monotonic()
     write_json(report, folder / "report.json")
+    t1 = time.monotonic()
     write_tdr(report, scans, folder / "tdr.dcs")
-    annotate(scans, report, folder / "bag.png")
+    t2 = time.monotonic()
+    if png:
+        annotate(scans, report, folder / "bag.png")
+    t3 = time.monotonic()
+    return {"report_json": t1 - t0, "report_tdr": t2 - t1, "report_png": t3 - t2, "_commit": t1}
 
 
 def _peak_rss_mb() -> float:
@@ -142,7 +163,9 @@ class _Precomputed:
         return self._results.get(id(scan), [])
 
 
-def _screen_batch(paths: list[Path], detectors: list[Any], report_dir: Path) -> list[tuple[float, Any]]:
+def _screen_batch(
+    paths: list[Path], detectors: list[Any], report_dir: Path, png: bool = True
+) -> list[tuple[dict[str, float], Any]]:
     """Ingest ``paths``, run batch-capable detectors once over all their scans, then decide and report."""
     from screening.errors import ScreeningError
     from screening.ingest import read
@@ -174,9 +197,7 @@ def _screen_batch(paths: list[Path], detectors: list[Any], report_dir: Path) -> 
         else:
             report = screen_scans(scans, stand_ins, config, sources=[str(p)], timings_s={"ingest": t_ingest})
             report = _with_timing(report, "detect", report.timings_s.get("detect", 0.0) + share)
-        t_rep = time.perf_counter()
-        report_stage(report, scans or [], report_dir)
-        out.append((time.perf_counter() - t_rep, report))
+        out.append((report_stage(report, scans or [], report_dir, png), report))
     return out
 
 
@@ -188,24 +209,27 @@ def _with_timing(report: Any, key: str, value: float) -> Any:
     return dataclasses.replace(report, timings_s=timings)
 
 
-def _screen_one(path: Path, detectors: list[Any], report_dir: Path) -> tuple[float, Any]:
+def _screen_one(
+    path: Path, detectors: list[Any], report_dir: Path, png: bool = True
+) -> tuple[dict[str, float], Any]:
     from screening.pipeline import PipelineConfig, screen_path
 
     report, scans = screen_path(path, detectors, PipelineConfig())
-    t_rep = time.perf_counter()
-    report_stage(report, scans, report_dir)
-    return time.perf_counter() - t_rep, report
+    return report_stage(report, scans, report_dir, png), report
 
 
-def _record(index: int, worker: int, t0: float, t1: float, rep_s: float, report: Any) -> BagRecord:
+def _record(index: int, worker: int, t0: float, t1: float, rep: dict[str, float], report: Any) -> BagRecord:
     timings = {k: float(v) for k, v in report.timings_s.items()}
-    timings["report"] = rep_s
+    parts = {k: v for k, v in rep.items() if not k.startswith("_")}
+    timings.update(parts)
+    timings["report"] = sum(parts.values())
     timings["total"] = t1 - t0
     return BagRecord(
         index=index,
         worker=worker,
         t_start=t0,
         t_end=t1,
+        t_verdict=rep["_commit"],
         timings_s=timings,
         verdict=str(report.verdict),
         reasons=tuple(report.reasons),
@@ -222,6 +246,7 @@ def _worker_loop(
     results: Any,
     barrier: Any,
     report_dir: str,
+    png: bool = True,
 ) -> None:
     """Body of one worker: build detectors, warm up on bag 0, wait for the start signal, screen bags."""
     limit_threads(spec.threads)
@@ -231,7 +256,7 @@ def _worker_loop(
         detectors = spec.build()
         versions = {d.name: d.version for d in detectors}
         with tempfile.TemporaryDirectory() as warm_dir:  # warm-up: first-call costs are not throughput
-            _screen_one(Path(paths[0]), detectors, Path(warm_dir))
+            _screen_one(Path(paths[0]), detectors, Path(warm_dir), png)
     except BaseException as exc:
         if barrier is not None:
             barrier.abort()
@@ -254,13 +279,12 @@ def _worker_loop(
             if not taken:
                 break
             if batch == 1:
-                rep_s, report = _screen_one(Path(paths[taken[0][0]]), detectors, Path(report_dir))
-                outs = [(rep_s, report)]
+                outs = [_screen_one(Path(paths[taken[0][0]]), detectors, Path(report_dir), png)]
             else:
-                outs = _screen_batch([Path(paths[i]) for i, _ in taken], detectors, Path(report_dir))
+                outs = _screen_batch([Path(paths[i]) for i, _ in taken], detectors, Path(report_dir), png)
             t1 = time.monotonic()
-            for (idx, t0), (rep_s, report) in zip(taken, outs, strict=True):
-                records.append(_record(idx, wid, t0, t1, rep_s, report))
+            for (idx, t0), (rep, report) in zip(taken, outs, strict=True):
+                records.append(_record(idx, wid, t0, t1, rep, report))
             if len(taken) < batch:
                 break
     except BaseException as exc:
@@ -285,6 +309,7 @@ def measure(
     batch: int = 1,
     report_dir: Path | None = None,
     isolate: bool = True,
+    png: bool = True,
 ) -> RunResult:
     """Screen ``bags`` with ``spec`` and time it.
 
@@ -297,6 +322,8 @@ def measure(
         workers: parallel worker processes.
         batch: bags per detector call (detectors with ``detect_batch`` batch across lanes; others loop).
         report_dir: where the report stage writes (default: a temporary folder).
+        png: write the annotated PNG in the report stage (``screening scan`` does; the lane's default
+            does not).
         isolate: run in spawned processes (clean peak-RSS per worker). ``False`` screens in this process
             with one worker (quick mode; RSS then includes the caller).
 
@@ -323,7 +350,7 @@ def measure(
                 tasks.put(i)
             tasks.put(None)
             t_go = time.monotonic()
-            _worker_loop(0, spec, paths, batch, tasks, results, None, str(report_dir))
+            _worker_loop(0, spec, paths, batch, tasks, results, None, str(report_dir), png)
             outputs = [results.get()]
             # the warm-up ran after t_go in-process: measure from the first bag instead
             recs = [r for o in outputs for r in o.get("records", [])]
@@ -340,7 +367,7 @@ def measure(
             procs = [
                 ctx.Process(
                     target=_worker_loop,
-                    args=(w, spec, paths, batch, tasks, results, barrier, str(report_dir)),
+                    args=(w, spec, paths, batch, tasks, results, barrier, str(report_dir), png),
                     daemon=True,
                 )
                 for w in range(workers)

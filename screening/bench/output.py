@@ -121,6 +121,8 @@ def markdown_summary(doc: dict[str, Any]) -> str:
         f"device `{doc['device']}` ({doc['device_note']})",
         f"- load average at start {m['load_average']}, at end {m.get('load_average_end')}",
         f"- data: {doc['data']}{quick}",
+        f"- report stage: JSON + DICOS TDR{' + annotated PNG' if doc.get('report_png', True) else ''}; "
+        "latency ends when the verdict is committed (JSON written), throughput counts every output",
     ]
     for modality in ("xray", "ct"):
         if modality in doc:
@@ -140,7 +142,7 @@ def markdown_summary(doc: dict[str, Any]) -> str:
             continue
         r = doc[modality]
         for s in r.get("settings", []):
-            best = "**" if s["bags_per_s"] == r["bags_per_s"] else ""
+            best = "**" if s["bags_per_s"] == r.get("bags_per_s") else ""
             pd = [_f(r.get(k)) for k in ("pd", "pd_bag", "pfa_bag")] if best else ["", "", ""]
             name = f"{best}ours ({s['backend']}){best}"
             setting = f"{s['workers']}x{s['threads']}, {s['batch']}"
@@ -151,7 +153,7 @@ def markdown_summary(doc: dict[str, Any]) -> str:
             mps = (b.get("bags_per_s") or 0.0) * r["belt"]["pitch_m"]
             pd = [_f(b.get(k)) for k in ("pd", "pd_bag", "pfa_bag")]
             lines.append(
-                _row([modality, name, f"{b['workers']}x{b['threads']}, 1", *_perf_cells(b, mps), *pd])
+                _row([modality, name, f"{b.get('workers')}x{b.get('threads')}, 1", *_perf_cells(b, mps), *pd])
             )
     lines += [
         "",

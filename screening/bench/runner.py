@@ -28,7 +28,7 @@ from screening.scan import Detection
 
 __all__ = ["resolve_device", "run_bench", "setting_grid", "summarise_run"]
 
-_STAGES = ("ingest", "detect", "decide", "report", "total")
+_STAGES = ("ingest", "detect", "decide", "report", "report_json", "report_tdr", "report_png", "total")
 _BASELINE_KEYS = ("bags_per_hour", "bags_per_s", "lanes", "latency_s", "latency_samples_s", "peak_rss_mb")
 
 
@@ -97,11 +97,12 @@ def summarise_run(run: RunResult, belt: BeltModel) -> dict[str, Any]:
     bps = run.bags_per_s
     lanes = lanes_sustained(bps, belt)
     service = [r.service_s for r in run.records]
+    verdict = [r.verdict_s for r in run.records]
     servers = max(1, run.workers)
     # The claim is checked at its own load: arrivals from floor(lanes) full lanes, evenly staggered.
     at_lanes = max(1, math.floor(lanes))
-    lat_claim = queue_latencies(service, belt.arrival_interval_s / at_lanes, servers)
-    lat_one = queue_latencies(service, belt.arrival_interval_s, servers)
+    lat_claim = queue_latencies(service, belt.arrival_interval_s / at_lanes, servers, verdict)
+    lat_one = queue_latencies(service, belt.arrival_interval_s, servers, verdict)
     return {
         "workers": run.workers,
         "threads": run.spec.threads,
@@ -118,6 +119,7 @@ def summarise_run(run: RunResult, belt: BeltModel) -> dict[str, Any]:
         "latency_samples_s": [round(float(v), 4) for v in lat_claim],
         "latency_1_lane_s": percentiles(lat_one),
         "service_s": percentiles(service),
+        "verdict_s": percentiles(verdict),
         "within_budget": float(np.mean(lat_claim <= belt.deadline_s)) if len(lat_claim) else float("nan"),
         "stage_mean_s": _stage_means(run),
         "peak_rss_mb": run.peak_rss_mb,
@@ -230,7 +232,7 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
     runs: list[tuple[RunResult, dict[str, Any]]] = []
     for workers, threads, batch in grid:
         spec = DetectorSpec("ours", device, threads, modality)
-        run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate)
+        run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate, png=cfg.png)
         summary = summarise_run(run, belt)
         runs.append((run, summary))
         log(
@@ -250,7 +252,7 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
         for workers, threads, batch in grid[:2]:
             size = 128 if cfg.quick else None
             spec = DetectorSpec("baseline", device, threads, modality, weights=weights, size=size)
-            run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate)
+            run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate, png=cfg.png)
             s = summarise_run(run, belt)
             if run.records:
                 s.update(_scores(bags, run))
@@ -307,6 +309,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
         "device": device,
         "device_note": note,
         "quick": cfg.quick,
+        "report_png": cfg.png,
         "data": "synthetic (screening.sim), seeded",
     }
     for modality in cfg.modalities:

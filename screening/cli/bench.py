@@ -46,6 +46,9 @@ def register(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-sweep", action="store_true", help="measure only the default setting")
     p.add_argument(
+        "--no-png", action="store_true", help="report stage without the annotated PNG (the lane's default)"
+    )
+    p.add_argument(
         "--baseline-train-s", type=float, default=300.0, help="baseline training budget, s (default: 300)"
     )
     p.add_argument(
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             sweep=not args.no_sweep,
             cache_dir=args.cache_dir,
             baseline_train_s=args.baseline_train_s,
+            png=not args.no_png,
         )
     except ValueError as exc:
         print(f"screening bench: {exc}", file=sys.stderr)

@@ -49,6 +49,14 @@ def test_queue_latency_builds_up_when_overloaded() -> None:
     np.testing.assert_allclose(queue_latencies([1.0] * 4, interval_s=0.5, servers=2), [1.0] * 4)
 
 
+def test_queue_latency_counts_until_verdict_but_occupies_worker_until_done() -> None:
+    # verdict after 0.2 s, worker busy 1 s (outputs), arrivals every 0.5 s, one worker
+    lat = queue_latencies([1.0] * 3, interval_s=0.5, servers=1, verdict_s=[0.2] * 3)
+    np.testing.assert_allclose(lat, [0.2, 0.7, 1.2])
+    with pytest.raises(ValueError, match="verdict_s"):
+        queue_latencies([1.0], interval_s=1.0, verdict_s=[0.1, 0.2])
+
+
 def test_queue_latency_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="servers"):
         queue_latencies([1.0], interval_s=1.0, servers=0)
