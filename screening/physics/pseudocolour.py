@@ -1,4 +1,4 @@
-"""Pseudo-colour rendering of dual-energy X-ray: orange organic, green mixed, blue metal, black impenetrable."""
+"""Pseudo-colour rendering of dual-energy X-ray: orange organic, green mixed, blue metal, black opaque."""
 
 from __future__ import annotations
 
@@ -8,23 +8,87 @@ import numpy as np
 
 from screening.scan import Modality, Scan
 
+__all__ = ["DEFAULT_CURVES", "Palette", "dual_energy_ratio", "render", "to_display"]
+
+#: Reference ratio curves (polyethylene, aluminium, steel) of the default scanner (140 kVp, 2 mm Al,
+#: 0.3 mm CsI / 0.5 mm Cu / 4 mm GOS), tabulated on :data:`screening.physics.dual_energy.A_GRID`.
+#: Regenerate with ``screening.physics.dual_energy.material_curves()`` (a test checks they agree).
+DEFAULT_CURVES: tuple[tuple[float, ...], ...] = (
+    (
+        1.1804,
+        1.1792,
+        1.177,
+        1.1741,
+        1.1714,
+        1.1675,
+        1.1642,
+        1.1587,
+        1.1541,
+        1.1502,
+        1.1467,
+        1.1406,
+        1.1354,
+        1.1308,
+    ),
+    (
+        2.1369,
+        2.0556,
+        1.953,
+        1.8544,
+        1.7833,
+        1.6965,
+        1.6332,
+        1.5449,
+        1.4843,
+        1.4392,
+        1.4036,
+        1.3495,
+        1.3093,
+        1.2776,
+    ),
+    (
+        3.7403,
+        3.4461,
+        3.0863,
+        2.7605,
+        2.5513,
+        2.3221,
+        2.168,
+        1.9604,
+        1.8173,
+        1.7102,
+        1.6275,
+        1.5096,
+        1.4301,
+        1.3728,
+    ),
+)
+
 
 @dataclass(frozen=True)
 class Palette:
     """Vendor-specific look of a pseudo-colour rendering (the simulator randomises these).
 
     The material class comes from the dual-energy ratio ``R = ln(T_low) / ln(T_high)``: higher for
-    higher atomic number. Brightness comes from the high-energy transmission.
+    higher atomic number. R also falls with thickness (beam hardening), so when ``curves`` is set the
+    class comes from where R lies between reference-material curves at the pixel's own attenuation
+    (a pseudo-Zeff index: 0 polyethylene, 1 aluminium, 2 steel); otherwise from the fixed ratios.
+    Brightness comes from the high-energy transmission.
 
     Attributes:
-        organic: RGB in [0, 1] for Zeff below ~10 (R below ``ratio_mixed``).
-        mixed: RGB for mixed / light inorganic (R between the two ratios).
-        metal: RGB for metals (R above ``ratio_metal``).
-        ratio_mixed: R where organic turns into mixed.
-        ratio_metal: R where mixed turns into metal.
+        organic: RGB in [0, 1] for Zeff below ~10.
+        mixed: RGB for mixed / light inorganic.
+        metal: RGB for metals.
+        ratio_mixed: R where organic turns into mixed (used when ``curves`` is empty).
+        ratio_metal: R where mixed turns into metal (used when ``curves`` is empty).
         impenetrable: high-energy transmission below which a pixel is drawn black.
         gamma: brightness curve applied to transmission (lower = brighter thin objects).
-        blend: width (in R units) of the soft transition between colour classes.
+        blend: width (in R or index units) of the soft transition between colour classes.
+        curves: reference ratio curves ``(R_organic, R_inorganic, R_metal)`` on ``A_GRID``; ``()`` means
+            use the fixed ratios.
+        index_mixed: pseudo-Zeff index where organic turns into mixed.
+        index_metal: pseudo-Zeff index where mixed turns into metal.
+        saturation: how strongly thin material keeps its hue (0 = fades to white like thin air).
     """
 
     organic: tuple[float, float, float] = (1.0, 0.62, 0.18)
@@ -35,6 +99,10 @@ class Palette:
     impenetrable: float = 0.01
     gamma: float = 0.6
     blend: float = 0.08
+    curves: tuple[tuple[float, ...], ...] = DEFAULT_CURVES
+    index_mixed: float = 0.45
+    index_metal: float = 1.35
+    saturation: float = 0.0
 
 
 def dual_energy_ratio(high: np.ndarray, low: np.ndarray, floor: float = 1e-4) -> np.ndarray:
@@ -59,9 +127,16 @@ def render(high: np.ndarray, low: np.ndarray, palette: Palette | None = None) ->
         ``uint8`` image ``(H, W, 3)``.
     """
     p = palette or Palette()
-    ratio = dual_energy_ratio(high, low)
-    w_mixed = np.clip((ratio - p.ratio_mixed) / p.blend + 0.5, 0.0, 1.0)
-    w_metal = np.clip((ratio - p.ratio_metal) / p.blend + 0.5, 0.0, 1.0)
+    if p.curves:
+        from screening.physics.dual_energy import material_index
+
+        idx = material_index(high, low, p.curves)
+        w_mixed = np.clip((idx - p.index_mixed) / p.blend + 0.5, 0.0, 1.0)
+        w_metal = np.clip((idx - p.index_metal) / p.blend + 0.5, 0.0, 1.0)
+    else:
+        ratio = dual_energy_ratio(high, low)
+        w_mixed = np.clip((ratio - p.ratio_mixed) / p.blend + 0.5, 0.0, 1.0)
+        w_metal = np.clip((ratio - p.ratio_metal) / p.blend + 0.5, 0.0, 1.0)
     organic = np.asarray(p.organic, dtype=np.float32)
     mixed = np.asarray(p.mixed, dtype=np.float32)
     metal = np.asarray(p.metal, dtype=np.float32)
@@ -72,6 +147,9 @@ def render(high: np.ndarray, low: np.ndarray, palette: Palette | None = None) ->
     )
     t = np.clip(high, 0.0, 1.0).astype(np.float32)
     brightness = t**p.gamma
+    if p.saturation > 0:
+        # Keep some hue even for thin material: consoles boost colour saturation of faint objects.
+        brightness = brightness * (1.0 - p.saturation * (1.0 - t) ** 0.25)
     # Thin material fades to white, as on real consoles: mix the hue toward white by transmission.
     rgb = hue * (1 - brightness[..., None]) + brightness[..., None]
     rgb *= np.clip(t / max(p.impenetrable, 1e-6), 0.0, 1.0)[..., None] ** 0.5
