@@ -29,6 +29,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", help="the .onnx file (default: the shipped model in models/)")
     p.add_argument("--out", required=True, help="folder for metrics.json and the plots")
     p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
+    p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
+    p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--update-card", action="store_true", help="store the metrics in the model card")
     return p
 
@@ -37,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from screening.cli.train import sim_config, sim_config_dict
     from screening.detect import DEFAULT_MODELS, models_dir
     from screening.errors import ScreeningError
-    from screening.train.data import CLASS_NAMES, load_bags, sim_bags
+    from screening.train.data import CLASS_NAMES, load_bags, sim_bags_parallel
     from screening.train.evaluate import collect, compute_metrics, format_summary, write_metrics
     from screening.train.progress import progress_bar
 
@@ -57,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             bags = load_bags(args.data, args.modality)
             n = 0
         else:
-            bags = sim_bags(range(args.seed, args.seed + args.sim_bags), args.modality)
+            seeds = range(args.seed, args.seed + args.sim_bags)
+            bags = sim_bags_parallel(seeds, args.modality, sim_config(args), args.workers)
             n = args.sim_bags
         with progress_bar(f"evaluating {model.name}", n) as advance:
             records, seconds = collect(bags, det, args.modality, advance)
@@ -68,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = compute_metrics(records, args.modality, operating, dict(det.card.thresholds), seconds)
     metrics["model"] = {"path": str(model), "sha256": det.card.sha256}
     metrics["data"] = (
-        {"folder": args.data} if args.data else {"seeds": f"{args.seed}..{args.seed + args.sim_bags - 1}"}
+        {"folder": args.data}
+        if args.data
+        else {"seeds": f"{args.seed}..{args.seed + args.sim_bags - 1}", "sim_config": sim_config_dict(args)}
     )
     written = write_metrics(metrics, records, args.out)
     summary = format_summary(metrics)

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--target-pd", type=float, default=0.95, help="PD for the operating thresholds")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
+    p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
+    p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--no-pretrained", action="store_true", help="x-ray: do not load ImageNet weights")
     return p
 
@@ -69,6 +72,10 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     cmd += [f"--lr {args.lr:g}", f"--target-pd {args.target_pd:g}"]
     if args.no_pretrained:
         cmd.append("--no-pretrained")
+    if args.sim_pixel_mm:
+        cmd.append(f"--sim-pixel-mm {args.sim_pixel_mm:g}")
+    if args.sim_threat_fraction is not None:
+        cmd.append(f"--sim-threat-fraction {args.sim_threat_fraction:g}")
 
     def span(s: list[int]) -> str:
         return f"{s[0]}..{s[-1]}" if s else ""
@@ -79,6 +86,7 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
         "git_commit": commit,
         "train_seeds": span(train_seeds),
         "val_seeds": span(val_seeds),
+        "sim_config": sim_config_dict(args),
         "n_train_bags": len(train_seeds) if train_seeds else None,
         "n_val_bags": len(val_seeds) if val_seeds else None,
         "version": screening.__version__,
@@ -86,12 +94,34 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     }
 
 
+def sim_config(args: argparse.Namespace) -> Any:
+    """The ``SimConfig`` the ``--sim-*`` flags ask for (simulator defaults otherwise)."""
+    from screening.sim.config import SimConfig
+
+    kw: dict[str, Any] = {}
+    if getattr(args, "sim_pixel_mm", None):
+        kw["pixel_mm"] = args.sim_pixel_mm
+    if getattr(args, "sim_threat_fraction", None) is not None:
+        kw["threat_fraction"] = args.sim_threat_fraction
+    return SimConfig(**kw)
+
+
+def sim_config_dict(args: argparse.Namespace) -> dict[str, Any]:
+    """The non-default ``SimConfig`` fields, for the model card."""
+    out: dict[str, Any] = {}
+    if getattr(args, "sim_pixel_mm", None):
+        out["pixel_mm"] = args.sim_pixel_mm
+    if getattr(args, "sim_threat_fraction", None) is not None:
+        out["threat_fraction"] = args.sim_threat_fraction
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
     from screening.errors import ScreeningError
-    from screening.train.data import load_bags, sim_bags
+    from screening.train.data import load_bags, sim_bags_parallel
 
     name = Path(args.out).name
     work = args.work_dir or str(Path("out") / "train" / name)
@@ -105,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
             n_train = args.sim_bags
             train_seeds = list(range(args.seed, args.seed + n_train))
             val_seeds = list(range(args.seed + n_train, args.seed + n_train + args.val_bags))
-            train_iter = sim_bags(train_seeds, args.modality)
-            val = list(sim_bags(val_seeds, args.modality))
+            cfg_sim = sim_config(args)
+            val = list(sim_bags_parallel(val_seeds, args.modality, cfg_sim, args.workers))
+            train_iter = sim_bags_parallel(train_seeds, args.modality, cfg_sim, args.workers)
         prov = _provenance(args, train_seeds, val_seeds)
         if args.modality == "xray":
             from screening.train.xray import XrayTrainConfig, train_xray

@@ -165,7 +165,7 @@ def train_ct(
                 loss.backward()
                 opt.step()
                 sched.step()
-                tot += float(loss)
+                tot += float(loss.detach())
             epoch += 1
             advance()
             log.write(

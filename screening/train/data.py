@@ -21,6 +21,7 @@ __all__ = [
     "bag_objects",
     "load_bags",
     "sim_bags",
+    "sim_bags_parallel",
     "xray_samples",
 ]
 
@@ -110,7 +111,8 @@ def sim_bags(
     import warnings
 
     if generate is None:
-        from screening.sim import SimConfig, generate_bag
+        from screening.sim.config import SimConfig
+        from screening.sim.generate import generate_bag
 
         generate = generate_bag
         config = config if config is not None else SimConfig()
@@ -126,6 +128,30 @@ def sim_bags(
             ct=bag.ct,
             objects=bag_objects(bag.objects),
         )
+
+
+def _generate_one(job: tuple[int, str, Any]) -> SimBag | None:
+    seed, modality, config = job
+    try:
+        return next(iter(sim_bags([seed], modality, config=config)))
+    except StopIteration:
+        return None
+
+
+def sim_bags_parallel(
+    seeds: Iterable[int], modality: str, config: Any = None, workers: int = 2
+) -> Iterator[SimBag]:
+    """:func:`sim_bags` with the simulator in ``workers`` processes; bags come back in seed order."""
+    seeds = list(seeds)
+    if workers <= 1:
+        yield from sim_bags(seeds, modality, config=config)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for bag in pool.imap(_generate_one, [(s, modality, config) for s in seeds], chunksize=1):
+            if bag is not None:
+                yield bag
 
 
 def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:

@@ -83,7 +83,7 @@ def centernet_loss(
     focal = -(pos_loss + neg_loss) / n_pos
     m = mask.unsqueeze(1)
     l1 = (torch.abs(pred[:, num_classes:] - reg) * m).sum() / (m.sum() * 4).clamp(min=1.0)
-    return focal + l1, {"focal": float(focal), "l1": float(l1)}
+    return focal + l1, {"focal": float(focal.detach()), "l1": float(l1.detach())}
 
 
 def _batch(
@@ -190,7 +190,8 @@ def train_xray(
             advance()
             if step % 10 == 0:
                 log.write(
-                    json.dumps({"step": step, "loss": float(loss), **parts, "s": time.time() - t0}) + "\n"
+                    json.dumps({"step": step, "loss": float(loss.detach()), **parts, "s": time.time() - t0})
+                    + "\n"
                 )
                 log.flush()
             if step % cfg.ckpt_every == 0 or step == cfg.steps:

@@ -1,0 +1,119 @@
+"""Metrics: IoU/hit rules, thresholds for a target PD, bag FAR, AP (checked against pycocotools), confusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from screening.train.metrics import (
+    BagRecord,
+    DetRecord,
+    ObjRecord,
+    average_precision,
+    bag_far,
+    choose_thresholds,
+    confusion,
+    iou,
+    is_hit,
+    object_scores,
+)
+
+
+def test_iou_2d_and_3d():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == pytest.approx(1.0)
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 0, 2, 2, 2), (1, 1, 1, 3, 3, 3)) == pytest.approx(1 / 15)
+    assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+
+
+def test_is_hit_accepts_parts_and_rejects_neighbours():
+    gt = (0, 0, 100, 40)
+    assert is_hit((0, 0, 40, 40), gt)  # a part (slide of a pistol): inside and >= 15 % of it
+    assert not is_hit((0, 0, 5, 5), gt)  # a tiny corner piece
+    assert not is_hit((120, 0, 160, 40), gt)
+
+
+def _bags():
+    a = ObjRecord("firearm", {"top": (10, 10, 50, 40)}, concealment="in_shoe")
+    b = ObjRecord("firearm", {"top": (60, 60, 90, 90)})
+    return [
+        BagRecord("1", (a,), (DetRecord("firearm", 0.9, (11, 10, 50, 41), "top"),)),
+        BagRecord("2", (b,), (DetRecord("firearm", 0.4, (60, 60, 90, 90), "top"),)),
+        BagRecord("3", (), (DetRecord("blade", 0.7, (0, 0, 5, 5), "top"),)),
+        BagRecord("4", (), ()),
+    ]
+
+
+def test_object_scores_and_thresholds():
+    s, conc = object_scores(_bags(), "firearm")
+    assert s.tolist() == [0.9, 0.4]
+    assert conc == ["in_shoe", "none"]
+    t = choose_thresholds(_bags(), ["firearm", "drugs"], target_pd=0.95)
+    assert t["firearm"] == pytest.approx(0.4, abs=1e-5)  # both must be found
+    assert t["drugs"] == 0.05  # no objects: floor
+    t50 = choose_thresholds(_bags(), ["firearm"], target_pd=0.5)
+    assert t50["firearm"] == pytest.approx(0.9, abs=1e-5)
+
+
+def test_bag_far_counts_threat_free_bags_only():
+    assert bag_far(_bags(), {"blade": 0.5, "firearm": 0.5}) == pytest.approx(0.5)
+    assert bag_far(_bags(), {"blade": 0.8, "firearm": 0.5}) == 0.0
+    assert np.isnan(bag_far(_bags()[:2], {"firearm": 0.5}))
+
+
+def test_confusion_rows_and_missed():
+    m = confusion(_bags(), ["firearm", "blade"], {"firearm": 0.5, "blade": 0.5})
+    # firearm: one found, one missed (0.4 < 0.5); blade false positive in a clean bag -> background row
+    assert m.tolist() == [[1, 0, 1], [0, 0, 0], [0, 1, 0]]
+
+
+def test_average_precision_matches_pycocotools():
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    rng = np.random.default_rng(0)
+    bags, images, anns, dets = [], [], [], []
+    for i in range(12):
+        objs, drecs = [], []
+        for _ in range(int(rng.integers(1, 3))):
+            x, y = rng.uniform(0, 150, 2)
+            w, h = rng.uniform(20, 60, 2)
+            objs.append(ObjRecord("firearm", {"top": (x, y, x + w, y + h)}))
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": 1,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+            for _ in range(2):
+                j = rng.normal(0, 6, 4)
+                box = (x + j[0], y + j[1], x + w + j[2], y + h + j[3])
+                sc = float(rng.uniform(0.05, 1))
+                drecs.append(DetRecord("firearm", sc, box, "top"))
+                dets.append(
+                    {
+                        "image_id": i,
+                        "category_id": 1,
+                        "score": sc,
+                        "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                    }
+                )
+        images.append({"id": i, "width": 256, "height": 256})
+        bags.append(BagRecord(str(i), tuple(objs), tuple(drecs)))
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "firearm"}]}
+    gt.createIndex()
+    ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+    ev.params.iouThrs = np.array([0.5])
+    ev.params.areaRng = [[0, 1e10]]
+    ev.params.areaRngLbl = ["all"]
+    ev.params.maxDets = [100]
+    ev.evaluate()
+    ev.accumulate()
+    ref = float(ev.eval["precision"][0, :, 0, 0, 0].mean())
+    assert average_precision(bags, "firearm") == pytest.approx(ref, abs=0.02)
+    assert np.isnan(average_precision(bags, "drugs"))

@@ -1,0 +1,145 @@
+"""Unit tests: model input conversion, CenterNet encode/decode, quantities, model cards, CT candidates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from screening.detect.card import ModelCard, read_card, write_card
+from screening.detect.centernet import decode_maps, encode_targets
+from screening.detect.ct_candidates import CandidateParams, candidate_inputs, find_candidates
+from screening.detect.onnx_runtime import calibrate
+from screening.detect.quantities import ct_mass_g, mass_attenuation_cm2_g, notes_from_mass, xray_mass_g
+from screening.detect.xray_input import letterbox, scan_to_rgb, unletterbox_boxes
+from screening.errors import InvalidScanError, UnsupportedFormatError
+from screening.scan import Modality, Scan
+
+
+def _xray(arr, channels):
+    return Scan(
+        np.asarray(arr, np.float32), Modality.XRAY, (1.0, 1.0), channels, "b", view="top", source="t.png"
+    )
+
+
+def test_scan_to_rgb_handles_raw_grey_and_rgb():
+    rng = np.random.default_rng(0)
+    hl = rng.uniform(0.2, 1.0, (2, 12, 20))
+    raw = scan_to_rgb(_xray(hl, ("high", "low")))
+    grey = scan_to_rgb(_xray(hl[:1], ("grey",)))
+    rgb = scan_to_rgb(_xray(np.stack([hl[0]] * 3), ("r", "g", "b")))
+    for out in (raw, grey, rgb):
+        assert out.shape == (3, 12, 20) and out.dtype == np.float32
+        assert out.min() >= 0.0 and out.max() <= 1.0
+    assert np.array_equal(grey[0], grey[2])
+
+
+def test_scan_to_rgb_rejects_bad_input():
+    with pytest.raises(InvalidScanError, match="channel layout"):
+        scan_to_rgb(_xray(np.ones((2, 4, 4)), ("a", "b")))
+    bad = np.ones((1, 4, 4))
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(InvalidScanError, match=r"t\.png.*NaN"):
+        scan_to_rgb(_xray(bad, ("grey",)))
+    ct = Scan(np.zeros((1, 2, 2, 2), np.float32), Modality.CT, (1, 1, 1), ("mhu",), "b")
+    with pytest.raises(InvalidScanError, match="X-ray view"):
+        scan_to_rgb(ct)
+
+
+def test_letterbox_round_trip_keeps_aspect():
+    img = np.zeros((3, 50, 100), np.float32)
+    out, lb = letterbox(img, 64)
+    assert out.shape == (3, 64, 64)
+    assert lb.scale == pytest.approx(0.64) and lb.pad_x == 0 and lb.pad_y == 16
+    assert out[0, 0, 0] == 1.0  # padding is air
+    boxes = np.array([[10, 5, 40, 30]], np.float32)
+    model = boxes * lb.scale + np.array([lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y])
+    assert np.allclose(unletterbox_boxes(model, lb, (50, 100)), boxes, atol=1e-4)
+
+
+def test_centernet_encode_decode_recovers_boxes():
+    boxes = np.array([[16, 24, 80, 56], [100, 100, 120, 140]], np.float32)
+    labels = np.array([0, 3])
+    heat, reg, mask = encode_targets(boxes, labels, 6, (16, 16), 8)
+    assert mask.sum() == 2 and heat.max() == 1.0
+    maps = np.concatenate([heat, reg]).astype(np.float32)
+    out, cls, scores = decode_maps(maps, 6, 8, min_score=0.99)
+    order = np.argsort(cls)
+    assert cls[order].tolist() == [0, 3]
+    assert np.allclose(out[order], boxes, atol=1e-3)
+    assert np.all(scores == 1.0)
+
+
+def test_calibrate_maps_threshold_to_half_monotonically():
+    assert calibrate(0.3, 0.3) == pytest.approx(0.5)
+    assert calibrate(0.0, 0.3) == 0.0 and calibrate(1.0, 0.3) == pytest.approx(1.0)
+    xs = np.linspace(0, 1, 21)
+    ys = [calibrate(x, 0.2) for x in xs]
+    assert all(b >= a for a, b in zip(ys, ys[1:], strict=False))
+    assert calibrate(0.7, 0.5) == pytest.approx(0.7)  # threshold 0.5 is the identity
+
+
+def test_xray_mass_recovers_a_slab():
+    # 40 x 20 px slab of 1 mm pixels; mass per area 2 g/cm^2 on a uniform background
+    mu = mass_attenuation_cm2_g("drugs")
+    high = np.full((60, 80), np.exp(-0.2), np.float32)
+    high[20:40, 20:60] *= np.exp(-mu * 2.0)
+    m = xray_mass_g(high, (20, 20, 60, 40), (1.0, 1.0), "drugs")
+    assert m == pytest.approx(2.0 * 40 * 20 / 100, rel=0.02)  # 16 g
+    assert xray_mass_g(high, (70, 50, 70, 55), (1.0, 1.0), "drugs") is None
+
+
+def test_ct_mass_and_notes():
+    mhu = np.full((4, 4, 4), 1000.0, np.float32)  # water: 1 g/cm^3
+    mask = np.ones_like(mhu, bool)
+    assert ct_mass_g(mhu, mask, (10.0, 10.0, 10.0)) == pytest.approx(64.0)
+    assert notes_from_mass(100.4) == 100
+    assert notes_from_mass(None) is None
+
+
+def _card() -> ModelCard:
+    return ModelCard("m", "xray", "net", ("firearm",), {"name": "image", "shape": [1, 3, 64, 64]}, "none", 17)
+
+
+def test_card_round_trip_and_integrity(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"weights")
+    write_card(_card().replace(thresholds={"firearm": 0.3}), model)
+    card = read_card(model)
+    assert card.thresholds == {"firearm": 0.3} and len(card.sha256) == 64 and card.classes == ("firearm",)
+    model.write_bytes(b"other weights")
+    with pytest.raises(InvalidScanError, match="sha256"):
+        read_card(model)
+    assert read_card(model, verify=False).name == "m"
+
+
+def test_card_errors_name_the_file(tmp_path):
+    model = tmp_path / "x.onnx"
+    model.write_bytes(b"w")
+    with pytest.raises(UnsupportedFormatError, match=r"x\.onnx.*no model card"):
+        read_card(model)
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(UnsupportedFormatError, match="not valid JSON"):
+        read_card(model)
+    (tmp_path / "x.json").write_text(json.dumps({"name": "x"}))
+    with pytest.raises(UnsupportedFormatError, match="lacks"):
+        read_card(model)
+
+
+def test_ct_candidates_find_dense_objects_with_mass(fake_generate):
+    bag = fake_generate(0)
+    params = CandidateParams(min_volume_cm3=0.05, crop=8)
+    cands, labelled = find_candidates(bag.ct.array[0], bag.ct.spacing_mm, params)
+    metal = [c for c in cands if c.band == 1]
+    assert len(metal) == 1
+    x0, y0, z0, x1, y1, z1 = metal[0].box
+    assert (z0, z1) == (5, 10)
+    voxels = (x1 - x0) * (y1 - y0) * (z1 - z0)
+    assert metal[0].mass_g == pytest.approx(voxels * 0.008 * 7.0, rel=0.01)
+    crops, feats = candidate_inputs(bag.ct.array[0], cands, labelled, 8)
+    assert crops.shape == (len(cands), 2, 8, 8, 8) and feats.shape[0] == len(cands)
+    assert np.isfinite(crops).all() and np.isfinite(feats).all()
+    assert fake_generate(1).ct is not None
+    empty, _ = find_candidates(np.zeros((4, 4, 4), np.float32), (2.0, 2.0, 2.0), params)
+    assert empty == []
