@@ -50,9 +50,7 @@ def test_failing_detector_gives_review() -> None:
 
 def test_deadline_counted_from_started() -> None:
     t = iter([100.0 + 0.5 * i for i in range(40)])
-    rep = screen_scans(
-        [scan()], [Det()], PipelineConfig(deadline_s=1.0), started=95.0, clock=lambda: next(t)
-    )
+    rep = screen_scans([scan()], [Det()], PipelineConfig(deadline_s=1.0), started=95.0, clock=lambda: next(t))
     assert rep.verdict == Verdict.REVIEW and rep.reasons[0].startswith("deadline")
 
 
@@ -61,7 +59,11 @@ def test_unreadable_file_is_review_with_file_name(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00" * 64)
     rep, scans = screen_path(bad, [Det()], bag_id="lane-7")
     assert scans == [] and rep.verdict == Verdict.REVIEW
-    assert rep.bag_id == "lane-7" and rep.reasons[0].startswith("unreadable:") and "garbage.dcs" in rep.reasons[0]
+    assert (
+        rep.bag_id == "lane-7"
+        and rep.reasons[0].startswith("unreadable:")
+        and "garbage.dcs" in rep.reasons[0]
+    )
 
 
 def test_failure_report_never_clear() -> None:
