@@ -107,9 +107,25 @@ def voxelise(
     return vol, labels
 
 
+def _starvation_error_table(kvp: float, floor: float = 2e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Line-integral error (measured − ideal) of a steel path versus length, polychromatic with a noise floor."""
+    from screening.physics.materials import linear_attenuation
+    from screening.physics.spectra import ENERGY_GRID_KEV, tube_spectrum
+
+    w = tube_spectrum(kvp, 2.0, 0.5) * ENERGY_GRID_KEV
+    w /= w.sum()
+    mu = linear_attenuation("steel", ENERGY_GRID_KEV)
+    lengths = np.linspace(0.0, 400.0, 801)
+    measured = -np.log(np.exp(-np.outer(lengths, mu)) @ w + floor)
+    ideal = lengths * float(w @ mu)
+    return lengths, measured - ideal
+
+
 def metal_streaks(
     mhu: np.ndarray,
     rng: np.random.Generator,
+    voxel_mm: float = 2.0,
+    kvp: float = 140.0,
     threshold: float = 4000.0,
     strength: float = 1.0,
     n_angles: int = 24,
@@ -118,17 +134,19 @@ def metal_streaks(
 ) -> np.ndarray:
     """Add beam-hardening / photon-starvation streaks from metal, slice by slice (in place).
 
-    Model: the sinogram error of a polychromatic scan grows with the square of the metal path
-    length (beam hardening underestimates it). That error is computed by forward projecting the
-    metal mask at a coarse set of angles, ramp-filtered and back-projected with torch at reduced
-    resolution (``down``×, every ``z_step``-th metal slice, reused for its neighbours): this gives
-    the dark bands between metal parts and the bright/dark rays around them at a small cost.
+    Model: each ray's metal path (metal treated as steel) is measured polychromatically with a
+    photon floor, so its line integral falls short of the ideal one (beam hardening, starvation).
+    The error sinogram is filtered and back-projected (torch, ``down``× coarser in-plane, every
+    ``z_step``-th metal slice reused for its neighbours) and added in MHU: dark bands between metal
+    parts and bright/dark rays around them, as in filtered back-projection on real scanners.
 
     Args:
         mhu: ``(C, Z, Y, X)`` volume, changed in place.
         rng: generator (random global phase of the projection angles).
+        voxel_mm: voxel size, mm.
+        kvp: tube voltage of the CT, kV.
         threshold: MHU above which a voxel counts as metal.
-        strength: scale of the artifact.
+        strength: scale of the artifact (1 = the physical model).
         n_angles: projection angles over 180°.
         down: in-plane downsampling factor for the artifact computation.
         z_step: compute every ``z_step``-th metal slice.
@@ -143,7 +161,13 @@ def metal_streaks(
     import torch
     import torch.nn.functional as F
 
+    from screening.physics.materials import linear_attenuation
+    from screening.physics.spectra import effective_energy
+
+    table_l, table_err = _starvation_error_table(kvp)
+    mu_water = float(linear_attenuation("water", [effective_energy(kvp, 2.0, 0.2)])[0])
     zs = zs_all[::z_step]
+    step_mm = voxel_mm * down
     with torch.inference_mode():
         m = torch.from_numpy(np.ascontiguousarray(metal[zs], dtype=np.float32))[:, None]  # (S, 1, Y, X)
         m = F.avg_pool2d(m, down, ceil_mode=True)
@@ -155,23 +179,21 @@ def metal_streaks(
         thetas = np.linspace(0, np.pi, n_angles, endpoint=False) + phase
         lin = (np.arange(size, dtype=np.float32) * 2 + 1) / size - 1  # align_corners=False pixel centres
         gx, gy = np.meshgrid(lin, lin, indexing="xy")
-        grids_f, grids_b = [], []
+        ramp = torch.from_numpy(np.abs(np.fft.rfftfreq(size, d=step_mm)).astype(np.float32))
+        back = torch.zeros((s, 1, size, size))
         for t in thetas:
             c, si = np.float32(np.cos(t)), np.float32(np.sin(t))
-            fwd = np.stack([c * gx - si * gy, si * gx + c * gy], axis=-1)
-            bwd = np.stack([c * gx + si * gy, -si * gx + c * gy], axis=-1)
-            grids_f.append(torch.from_numpy(fwd)[None].expand(s, -1, -1, -1))
-            grids_b.append(torch.from_numpy(bwd)[None].expand(s, -1, -1, -1))
-        freqs = torch.fft.rfftfreq(size).abs()
-        back = torch.zeros((s, 1, size, size))
-        for gf, gb in zip(grids_f, grids_b, strict=True):
-            proj = F.grid_sample(m, gf, align_corners=False).sum(dim=2)  # (S, 1, size): metal path per ray
-            err = -((proj * down) ** 2) / 4.0  # beam-hardening error ~ path²
-            err = torch.fft.irfft(torch.fft.rfft(err, dim=-1) * freqs, n=size, dim=-1)
-            back += F.grid_sample(err[:, :, None, :].expand(-1, -1, size, -1), gb, align_corners=False)
+            fwd = torch.from_numpy(np.stack([c * gx - si * gy, si * gx + c * gy], axis=-1))[None]
+            bwd = torch.from_numpy(np.stack([c * gx + si * gy, -si * gx + c * gy], axis=-1))[None]
+            path_mm = F.grid_sample(m, fwd.expand(s, -1, -1, -1), align_corners=False).sum(dim=2) * step_mm
+            err = torch.from_numpy(np.interp(path_mm.numpy(), table_l, table_err).astype(np.float32))
+            err = torch.fft.irfft(torch.fft.rfft(err, dim=-1) * ramp, n=size, dim=-1)
+            back += F.grid_sample(err[:, :, None, :].expand(-1, -1, size, -1), bwd.expand(s, -1, -1, -1),
+                                  align_corners=False)  # fmt: skip
+        back *= np.pi / n_angles  # FBP: (pi / A) * sum of filtered projections -> attenuation in 1/mm
         back = back[:, :, py : py + h, px : px + w]
         back = F.interpolate(back, scale_factor=down, mode="bilinear", align_corners=False)[:, 0]
-        art = back[:, : mhu.shape[2], : mhu.shape[3]].numpy() * (strength * 40.0 / n_angles)
+        art = back[:, : mhu.shape[2], : mhu.shape[3]].numpy() * np.float32(strength * 1000.0 / mu_water)
     # each computed slice serves the metal slices nearest to it
     nearest = np.clip(np.searchsorted(zs, zs_all - z_step // 2), 0, len(zs) - 1)
     for c in range(mhu.shape[0]):

@@ -201,7 +201,7 @@ def generate_bag(seed: int, config: SimConfig = SimConfig(), modality: str = "bo
         energies = ct_energies(scanner.kvp, config.ct_dual_energy)
         vol, labels = voxelise(packed.objects, packed.size, config.voxel_mm, energies)
         if config.ct_artifacts:
-            metal_streaks(vol, rng_c)
+            metal_streaks(vol, rng_c, voxel_mm=config.voxel_mm, kvp=scanner.kvp)
         noise_sd = float(rng_c.uniform(10.0, 30.0)) * (2.0 / config.voxel_mm) ** 1.5
         vol += noise_sd * rng_c.standard_normal(vol.shape, dtype=np.float32)
         np.clip(vol, 0.0, MHU_MAX, out=vol)
