@@ -108,7 +108,7 @@ def voxelise(
 
 
 def _starvation_error_table(kvp: float, floor: float = 2e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Line-integral error (measured − ideal) of a steel path versus length, polychromatic with a noise floor."""
+    """Line-integral error (measured − ideal) of a steel path vs length: polychromatic, photon floor."""
     from screening.physics.materials import linear_attenuation
     from screening.physics.spectra import ENERGY_GRID_KEV, tube_spectrum
 

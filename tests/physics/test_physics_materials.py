@@ -18,9 +18,10 @@ def response():
 
 def test_required_materials_exist_with_normalised_composition():
     required = [
-        "water", "cotton", "polyester", "paper", "polyethylene", "abs", "pvc", "rubber", "glass", "aluminium",
-        "steel", "copper", "lead", "li_ion_cell", "pcb", "food", "cosmetic_gel", "cocaine_base", "cocaine_hcl",
-        "heroin", "meth_hcl", "cannabis_resin", "banknote_paper", "ivory", "keratin", "gun_steel", "brass",
+        "water", "cotton", "polyester", "paper", "polyethylene", "abs", "pvc", "rubber", "glass",
+        "aluminium", "steel", "copper", "lead", "li_ion_cell", "pcb", "food", "cosmetic_gel", "cocaine_base",
+        "cocaine_hcl", "heroin", "meth_hcl", "cannabis_resin", "banknote_paper", "ivory", "keratin",
+        "gun_steel", "brass",
     ]  # fmt: skip
     for name in required:
         m = get_material(name)
@@ -29,7 +30,7 @@ def test_required_materials_exist_with_normalised_composition():
 
 
 def test_unknown_material_names_the_valid_ones():
-    with pytest.raises(KeyError, match="valid: .*water"):
+    with pytest.raises(KeyError, match=r"valid: .*water"):
         get_material("unobtainium")
 
 
@@ -78,7 +79,8 @@ def test_dual_energy_ratio_orders_organic_mixed_metal(response, target):
 
 
 def test_drug_paper_soap_hard_case_has_close_ratios(response):
-    # The hard case: drug salts look like paper, drug bases like soap; ratio alone cannot tell them apart.
+    # The hard case: drug salts look like paper, drug bases like soap; the ratio alone
+    # cannot tell them apart.
     r = {
         m: _ratio_at(m, 0.4, response)
         for m in ("cocaine_hcl", "meth_hcl", "paper", "soap", "heroin", "aluminium")

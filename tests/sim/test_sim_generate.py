@@ -27,7 +27,7 @@ def test_xray_scans_follow_the_scan_contract(bag, small_config):
     for s in bag.xray:
         assert s.modality == Modality.XRAY and s.channels == ("high", "low")
         assert s.array.dtype == np.float32 and s.array.ndim == 3 and s.array.shape[0] == 2
-        assert 0.0 <= s.array.min() and s.array.max() <= 1.0
+        assert s.array.min() >= 0.0 and s.array.max() <= 1.0
         assert s.bag_id == bag.bag_id and s.source
         assert s.array[0, 0, 0] > 0.9  # margin is air
         assert (s.array[1] <= s.array[0] + 0.05).mean() > 0.99  # low channel is attenuated more
