@@ -36,6 +36,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--target-pd", type=float, default=0.95, help="PD for the operating thresholds")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument(
+        "--freeze-blocks", type=int, default=4, help="x-ray: frozen MobileNetV2 blocks (default 4)"
+    )
     p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
     p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
     p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
@@ -64,7 +67,7 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     cmd.append(f"--data {args.data}" if args.data else f"--sim-bags {args.sim_bags}")
     cmd += [f"--seed {args.seed}", f"--val-bags {args.val_bags}", f"--out {args.out}"]
     if args.modality == "xray":
-        cmd += [f"--steps {args.steps}", f"--size {args.size}"]
+        cmd += [f"--steps {args.steps}", f"--size {args.size}", f"--freeze-blocks {args.freeze_blocks}"]
     else:
         cmd += [f"--epochs {args.epochs}"]
     if args.batch:
@@ -116,6 +119,22 @@ def sim_config_dict(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _cached_val(path: Any, seeds: list[int], args: argparse.Namespace, cfg_sim: Any) -> list[Any]:
+    """Validation bags, pickled in the work dir so a resumed run does not simulate them again."""
+    import pickle
+
+    from screening.train.data import sim_bags_parallel
+
+    if path.is_file():
+        cached = pickle.loads(path.read_bytes())
+        if cached["seeds"] == seeds and cached["modality"] == args.modality:
+            return cached["bags"]
+    bags = list(sim_bags_parallel(seeds, args.modality, cfg_sim, args.workers))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps({"seeds": seeds, "modality": args.modality, "bags": bags}))
+    return bags
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
@@ -136,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             train_seeds = list(range(args.seed, args.seed + n_train))
             val_seeds = list(range(args.seed + n_train, args.seed + n_train + args.val_bags))
             cfg_sim = sim_config(args)
-            val = list(sim_bags_parallel(val_seeds, args.modality, cfg_sim, args.workers))
+            val = _cached_val(Path(work) / "val_bags.pkl", val_seeds, args, cfg_sim)
             train_iter = sim_bags_parallel(train_seeds, args.modality, cfg_sim, args.workers)
         prov = _provenance(args, train_seeds, val_seeds)
         if args.modality == "xray":
@@ -153,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 target_pd=args.target_pd,
                 threads=args.threads,
+                freeze_blocks=args.freeze_blocks,
             )
             path = train_xray(cfg, train_iter, n_train, val, prov)
         else:

@@ -33,7 +33,8 @@ class XrayTrainConfig:
         lr: AdamW peak learning rate (cosine decay, 100-step warm-up).
         width: head width.
         pretrained: start from ImageNet MobileNetV2 weights when installed.
-        freeze_stem: keep the first MobileNetV2 blocks (to stride 4) frozen: faster on CPU.
+        freeze_blocks: keep the first MobileNetV2 blocks frozen (4 = to stride 4, 7 = to stride 8): faster
+            on CPU.
         seed: torch/numpy seed for initialisation and augmentation.
         target_pd: PD the validation thresholds are chosen for.
         threads: torch threads.
@@ -49,7 +50,7 @@ class XrayTrainConfig:
     lr: float = 2e-3
     width: int = 64
     pretrained: bool = True
-    freeze_stem: bool = True
+    freeze_blocks: int = 4
     seed: int = 0
     target_pd: float = 0.95
     threads: int = 2
@@ -62,9 +63,8 @@ def build_model(cfg: XrayTrainConfig) -> Any:
     from screening.detect.nets import XrayCenterNet
 
     model = XrayCenterNet(num_classes=len(CLASS_NAMES), width=cfg.width, pretrained=cfg.pretrained)
-    if cfg.freeze_stem:
-        for p in model.s8[:4].parameters():
-            p.requires_grad = False
+    for p in model.s8[: cfg.freeze_blocks].parameters():
+        p.requires_grad = False
     return model
 
 

@@ -1,4 +1,4 @@
-"""Metrics: IoU/hit rules, thresholds for a target PD, bag FAR, AP (checked against pycocotools), confusion."""
+"""Metrics: IoU/hit rules, thresholds for a target PD, bag FAR, AP (vs pycocotools), confusion."""
 
 from __future__ import annotations
 

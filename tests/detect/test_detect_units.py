@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -76,7 +77,7 @@ def test_calibrate_maps_threshold_to_half_monotonically():
     assert calibrate(0.0, 0.3) == 0.0 and calibrate(1.0, 0.3) == pytest.approx(1.0)
     xs = np.linspace(0, 1, 21)
     ys = [calibrate(x, 0.2) for x in xs]
-    assert all(b >= a for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(ys))
     assert calibrate(0.7, 0.5) == pytest.approx(0.7)  # threshold 0.5 is the identity
 
 
