@@ -77,6 +77,7 @@ class SimBag:
         meta: scanner parameters, bag type, generator version.
         ct_labels: ``(Z, Y, X)`` int16 object-index volume aligned with ``ct`` (0 = none,
             ``GroundTruth.index`` otherwise), or ``None``.
+        scanner: the simulated scanner (its palette renders this bag's views as that scanner would).
     """
 
     bag_id: str
@@ -86,6 +87,7 @@ class SimBag:
     objects: tuple[GroundTruth, ...]
     meta: dict = field(default_factory=dict)
     ct_labels: np.ndarray | None = None
+    scanner: ScannerParams | None = None
 
     @property
     def threats(self) -> tuple[GroundTruth, ...]:
@@ -244,7 +246,7 @@ def generate_bag(seed: int, config: SimConfig = SimConfig(), modality: str = "bo
                 index=k,  # type: ignore[arg-type]
             )
         )
-    return SimBag(bag_id, seed, tuple(xrays), ct_scan, tuple(truths), meta, ct_labels)
+    return SimBag(bag_id, seed, tuple(xrays), ct_scan, tuple(truths), meta, ct_labels, scanner)
 
 
 def _boxes_3d(labels: np.ndarray, n: int) -> dict[int, tuple[float, ...]]:
