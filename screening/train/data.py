@@ -155,32 +155,76 @@ def sim_bags_parallel(
 
 
 def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:
-    """Bags written by ``screening simulate`` into ``folder`` (read with ``screening.sim.read_bags``).
+    """Bags written by ``screening simulate`` (``screening.sim.export.write_bag`` layout) in ``folder``.
+
+    Reads ``truth/<bag_id>.json`` for the ground truth, ``xray/<bag_id>_<view>_{high,low}.png`` (16-bit
+    transmission x 65535) for X-ray and ``ct/<bag_id>.dcs`` (DICOS, via ``screening.ingest.read``) for CT.
+    A bag whose files are broken is skipped with a warning naming the file.
 
     Raises:
-        UnsupportedFormatError: the folder does not exist or the simulator cannot read it.
+        UnsupportedFormatError: the folder does not exist or holds no ``truth/*.json``.
     """
+    import json
+    import warnings
+
+    from PIL import Image
+
+    from screening.scan import Modality
+
     path = Path(folder)
-    if not path.is_dir():
+    truths = sorted((path / "truth").glob("*.json")) if path.is_dir() else []
+    if not truths:
         raise UnsupportedFormatError(
-            "data folder not found; expected the output folder of 'screening simulate' "
+            "no truth/*.json found; expected the output folder of 'screening simulate' "
             "(or use --sim-bags N --seed S to generate bags on the fly)",
             source=str(path),
         )
-    try:
-        from screening.sim import read_bags
-    except ImportError as exc:
-        raise UnsupportedFormatError(
-            f"this simulator version cannot read bag folders ({exc}); use --sim-bags N --seed S instead",
-            source=str(path),
-        ) from exc
-    for bag in read_bags(path, modality=modality):
-        yield SimBag(
-            seed=int(getattr(bag, "seed", -1)),
-            xray=tuple(bag.xray or ()),
-            ct=bag.ct,
-            objects=bag_objects(bag.objects),
-        )
+    for tfile in truths:
+        try:
+            truth = json.loads(tfile.read_text())
+            bag_id = truth["bag_id"]
+            xray: list[Scan] = []
+            if modality in ("xray", "both"):
+                for view in truth.get("xray_views", []):
+                    chans = []
+                    for ch in ("high", "low"):
+                        with Image.open(path / "xray" / f"{bag_id}_{view}_{ch}.png") as im:
+                            chans.append(np.asarray(im, dtype=np.float32) / 65535.0)
+                    pixel = float(truth["meta"]["scanner"]["pixel_mm"])
+                    xray.append(
+                        Scan(
+                            np.stack(chans),
+                            Modality.XRAY,
+                            (pixel, pixel),
+                            ("high", "low"),
+                            bag_id,
+                            view=view,
+                            source=str(path / "xray" / f"{bag_id}_{view}_high.png"),
+                        )
+                    )
+            ct = None
+            if modality in ("ct", "both") and truth.get("ct_file"):
+                from screening.ingest import read
+
+                ct = read(path / truth["ct_file"])[0]
+            objs = [_TruthObject(**o) for o in truth["objects"]]
+        except Exception as exc:  # one broken bag must not stop a run
+            warnings.warn(f"{tfile}: unreadable bag ({exc!r}); skipped", RuntimeWarning, stacklevel=2)
+            continue
+        yield SimBag(seed=int(truth.get("seed", -1)), xray=tuple(xray), ct=ct, objects=bag_objects(objs))
+
+
+@dataclass(frozen=True)
+class _TruthObject:
+    label: str | None
+    name: str = ""
+    material: str = ""
+    mass_g: float | None = None
+    note_count: int | None = None
+    concealment: str = "none"
+    boxes_2d: dict | None = None
+    box_3d: list | None = None
+    index: int = 0
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,37 @@ def test_ct_candidates_find_dense_objects_with_mass(fake_generate):
     assert fake_generate(1).ct is not None
     empty, _ = find_candidates(np.zeros((4, 4, 4), np.float32), (2.0, 2.0, 2.0), params)
     assert empty == []
+
+
+def test_load_bags_reads_the_simulate_layout(tmp_path):
+    from PIL import Image
+
+    from screening.train.data import load_bags
+
+    (tmp_path / "xray").mkdir()
+    (tmp_path / "truth").mkdir()
+    hl = {"high": np.full((8, 10), 0.5), "low": np.full((8, 10), 0.25)}
+    for ch, arr in hl.items():
+        Image.fromarray((arr * 65535).astype(np.uint16)).save(tmp_path / "xray" / f"sim-1_top_{ch}.png")
+    truth = {
+        "bag_id": "sim-1",
+        "seed": 1,
+        "xray_views": ["top"],
+        "ct_file": None,
+        "meta": {"scanner": {"pixel_mm": 1.5}},
+        "objects": [
+            {"label": "blade", "name": "knife", "concealment": "in_shoe", "boxes_2d": {"top": [1, 1, 5, 4]}},
+            {"label": None, "name": "book", "boxes_2d": {"top": [0, 0, 2, 2]}},
+            {"label": "shield", "name": "tin", "boxes_2d": {"top": [0, 0, 2, 2]}},
+        ],
+    }
+    (tmp_path / "truth" / "sim-1.json").write_text(json.dumps(truth))
+    (tmp_path / "truth" / "sim-2.json").write_text("{broken")
+    with pytest.warns(RuntimeWarning, match="sim-2.json"):
+        bags = list(load_bags(tmp_path, "xray"))
+    assert len(bags) == 1 and bags[0].seed == 1
+    scan = bags[0].xray[0]
+    assert scan.spacing_mm == (1.5, 1.5) and np.allclose(scan.array[1], 0.25, atol=1e-4)
+    assert [(str(o.label), o.concealment) for o in bags[0].objects] == [("blade", "in_shoe")]
+    with pytest.raises(UnsupportedFormatError, match="screening simulate"):
+        list(load_bags(tmp_path / "missing", "xray"))
