@@ -54,6 +54,7 @@ _ALL: tuple[Material, ...] = (
     _m("paper", (("C6H10O5", 0.9), ("CaCO3", 0.1)), 0.8, "organic", "cellulose with chalk filler"),
     _m("polyethylene", "C2H4", 0.94, "organic"),
     _m("abs", "C15H17N", 1.05, "organic", "acrylonitrile-butadiene-styrene repeat unit"),
+    _m("polycarbonate", "C16H14O3", 1.2, "organic", "hard-shell suitcases"),
     _m("pvc", "C2H3Cl", 1.38, "mixed", "chlorine raises Zeff to ~14"),
     _m("pet", "C10H8O4", 1.38, "organic", "bottles"),
     _m("rubber", (("C5H8", 0.85), ("ZnO", 0.03), ("C", 0.12)), 1.1, "organic", "shoe soles, wheels"),

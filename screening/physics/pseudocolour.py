@@ -89,6 +89,9 @@ class Palette:
         index_mixed: pseudo-Zeff index where organic turns into mixed.
         index_metal: pseudo-Zeff index where mixed turns into metal.
         saturation: how strongly thin material keeps its hue (0 = fades to white like thin air).
+        smooth_px: Gaussian sigma (pixels) applied to the material estimate before colouring, as
+            consoles do to stop quantum noise from flickering between classes (0 = off).
+        air_level: transmission drawn as pure white (consoles clip the air/noise band to white).
     """
 
     organic: tuple[float, float, float] = (1.0, 0.62, 0.18)
@@ -103,6 +106,8 @@ class Palette:
     index_mixed: float = 0.45
     index_metal: float = 1.35
     saturation: float = 0.0
+    smooth_px: float = 1.0
+    air_level: float = 1.0
 
 
 def dual_energy_ratio(high: np.ndarray, low: np.ndarray, floor: float = 1e-4) -> np.ndarray:
@@ -131,6 +136,10 @@ def render(high: np.ndarray, low: np.ndarray, palette: Palette | None = None) ->
         from screening.physics.dual_energy import material_index
 
         idx = material_index(high, low, p.curves)
+        if p.smooth_px > 0:
+            from scipy.ndimage import gaussian_filter
+
+            idx = gaussian_filter(idx, p.smooth_px, mode="nearest")
         w_mixed = np.clip((idx - p.index_mixed) / p.blend + 0.5, 0.0, 1.0)
         w_metal = np.clip((idx - p.index_metal) / p.blend + 0.5, 0.0, 1.0)
     else:
@@ -145,7 +154,7 @@ def render(high: np.ndarray, low: np.ndarray, palette: Palette | None = None) ->
         + mixed * (w_mixed * (1 - w_metal))[..., None]
         + metal * w_metal[..., None]
     )
-    t = np.clip(high, 0.0, 1.0).astype(np.float32)
+    t = np.clip(high / max(p.air_level, 1e-3), 0.0, 1.0).astype(np.float32)
     brightness = t**p.gamma
     if p.saturation > 0:
         # Keep some hue even for thin material: consoles boost colour saturation of faint objects.

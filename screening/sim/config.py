@@ -171,6 +171,8 @@ def sample_scanner(rng: np.random.Generator, config: SimConfig) -> ScannerParams
         index_mixed=float(0.38 + 0.15 * draws[11]),
         index_metal=float(1.25 + 0.25 * draws[12]),
         saturation=float(0.3 * draws[13]),
+        smooth_px=float(rng.uniform(0.7, 1.5)),
+        air_level=float(rng.uniform(0.95, 0.985)),
     )
     photons = float(config.photons * (0.4 + 1.2 * draws[14]))
     return ScannerParams(

@@ -91,7 +91,9 @@ def build_bag_shell(
     if kind == "suitcase":
         L, W, H = _u(rng, 520, 720), _u(rng, 360, 460), _u(rng, 200, 280)
         wall = _u(rng, 2.5, 4.0)
-        shell_mat = str(rng.choice(["abs", "polyethylene", "pvc", "aluminium"], p=[0.55, 0.2, 0.15, 0.1]))
+        shell_mat = str(
+            rng.choice(["abs", "polyethylene", "polycarbonate", "aluminium"], p=[0.5, 0.2, 0.25, 0.05])
+        )
         if shell_mat == "aluminium":
             wall = _u(rng, 0.8, 1.2)
         c = np.array([L / 2, W / 2, H / 2])
@@ -177,16 +179,30 @@ def build_bag_shell(
 
 # --------------------------------------------------------------------------- benign clutter
 def clothes(rng: np.random.Generator) -> SimObject:
-    """A folded stack of clothes (textile box with strong fold texture)."""
+    """A folded garment or a soft pile of clothes: overlapping flattened ellipsoids with fold texture."""
     mat = str(rng.choice(["cotton", "polyester"]))
     hx, hy, hz = _u(rng, 100, 190), _u(rng, 80, 150), _u(rng, 8, 25)
-    parts = [box([0, 0, 0], (hx, hy, hz), mat)]
+    parts = []
+    if rng.random() < 0.35:  # neatly folded: a rounded slab
+        parts.append(box([0, 0, 0], (hx, hy, hz * 0.6), mat))
+        parts.append(ellipsoid([0, 0, 0], (hx * 1.02, hy * 1.02, hz * 0.6), mat, scale=0.5))
+    else:
+        for _ in range(int(rng.integers(2, 5))):
+            c = [_u(rng, -0.3, 0.3) * hx, _u(rng, -0.3, 0.3) * hy, _u(rng, -0.3, 0.3) * hz]
+            r = (hx * _u(rng, 0.6, 1.0), hy * _u(rng, 0.6, 1.0), hz * _u(rng, 0.6, 1.0))
+            parts.append(ellipsoid(c, r, mat, rotation(_u(rng, 0, 180))))
     if rng.random() < 0.5:  # buttons / a zip / a belt buckle
         for _ in range(int(rng.integers(2, 7))):
-            parts.append(cylinder([_u(rng, -hx, hx) * 0.8, _u(rng, -hy, hy) * 0.8, 0], 5, 1, "abs"))
-    if rng.random() < 0.25:
-        parts.append(box([_u(rng, -hx, hx) * 0.6, 0, hz * 0.5], (18, 12, 1.5), "zinc_alloy"))
-    return SimObject("clothes", None, mat, parts, texture=_u(rng, 0.3, 0.6))
+            parts.append(cylinder([_u(rng, -hx, hx) * 0.6, _u(rng, -hy, hy) * 0.6, 0], 5, 1, "abs"))
+    if rng.random() < 0.2:
+        parts.append(box([_u(rng, -hx, hx) * 0.5, 0, hz * 0.3], (18, 12, 1.5), "zinc_alloy"))
+    if rng.random() < 0.2:  # zip along a jacket
+        parts.append(
+            box(
+                [0, _u(rng, -hy, hy) * 0.5, 0], (hx * 0.8, 1.5, 1.0), "zinc_alloy", rotation(_u(rng, -20, 20))
+            )
+        )
+    return SimObject("clothes", None, mat, parts, texture=_u(rng, 0.5, 0.9))
 
 
 def shoes(rng: np.random.Generator) -> SimObject:
@@ -299,9 +315,9 @@ def charger(rng: np.random.Generator) -> SimObject:
     # cable: loops approximated by short straight segments
     x, y = -hx, 0.0
     ang = _u(rng, 0, 360)
-    for _ in range(int(rng.integers(6, 16))):
-        seg = _u(rng, 25, 60)
-        ang += _u(rng, -70, 70)
+    for _ in range(int(rng.integers(4, 12))):
+        seg = _u(rng, 20, 45)
+        ang += _u(rng, -100, 100)
         nx, ny = x + seg * np.cos(np.deg2rad(ang)), y + seg * np.sin(np.deg2rad(ang))
         r = rotation(ang, 90, 0)
         parts.append(cylinder([(x + nx) / 2, (y + ny) / 2, 0], 1.8, seg / 2, "pvc", r))

@@ -130,13 +130,17 @@ def pack_bag(rng: np.random.Generator, config: SimConfig, threat_labels: list[La
     objects: list[SimObject] = list(shell)
     benign: list[SimObject] = []
     # 1) clothes in layers from the bottom up
-    n_items = int(rng.integers(config.clutter[0], config.clutter[1] + 1))
+    # clutter scales with the packable volume (config.clutter is for a ~0.07 m3 suitcase)
+    fill = float(np.clip(np.prod(hi - lo) / 0.07e9, 0.3, 1.3))
+    n_items = round(int(rng.integers(config.clutter[0], config.clutter[1] + 1)) * fill)
     z = lo[2]
     n_clothes = max(1, int(n_items * rng.uniform(0.25, 0.45)))
     for _ in range(n_clothes):
+        if z > hi[2] - 15:  # the bag is full: no more layers (they would interpenetrate)
+            break
         c = BENIGN_BUILDERS["clothes"][0](rng)
-        _fit(c, rng, lo, hi, rotation(rng.uniform(-25, 25)), z_level=min(z, hi[2] - 10))
-        z += (c.bounds()[1][2] - c.bounds()[0][2]) * rng.uniform(0.3, 0.8)
+        _fit(c, rng, lo, hi, rotation(rng.uniform(-25, 25)), z_level=z)
+        z += (c.bounds()[1][2] - c.bounds()[0][2]) * rng.uniform(0.5, 0.9)
         benign.append(c)
     # 2) other clutter anywhere inside
     others = {k: v for k, v in BENIGN_BUILDERS.items() if k != "clothes"}

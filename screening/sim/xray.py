@@ -92,22 +92,26 @@ def view_geometry(view: str, size: np.ndarray, scanner: ScannerParams, margin_px
 
 
 def fold_texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Smooth random field in about [-1, 1] with ridge-like folds, for textile path-length modulation."""
-    from scipy.ndimage import zoom
+    """Smooth random field in about [-1, 1] with thin wavy fold lines, for textile path-length modulation."""
+    from scipy.ndimage import gaussian_filter, zoom
 
     h, w = shape
     h2, w2 = h // 2 + 1, w // 2 + 1
-    lo = rng.standard_normal((h // 8 + 2, w // 8 + 2)).astype(np.float32)
-    field = zoom(lo, (h2 / lo.shape[0] * 1.001, w2 / lo.shape[1] * 1.001), order=1)[:h2, :w2]
+    base = gaussian_filter(rng.standard_normal((h2, w2)).astype(np.float32), 12.0)
+    base /= base.std() + 1e-6
+    warp = gaussian_filter(rng.standard_normal((h2, w2)).astype(np.float32), 20.0)
+    warp /= warp.std() + 1e-6
     yy = np.arange(h2, dtype=np.float32)[:, None] * 2
     xx = np.arange(w2, dtype=np.float32)[None, :] * 2
-    for _ in range(6):
+    field = 0.5 * base
+    for _ in range(3):
         a = rng.uniform(0, np.pi)
-        f = rng.uniform(0.02, 0.08)
-        ph = rng.uniform(0, 2 * np.pi)
-        field += 0.5 * (np.abs(np.sin((np.cos(a) * f) * xx + (np.sin(a) * f) * yy + ph)) - 0.6)
+        f = rng.uniform(0.03, 0.09)
+        phase = (np.cos(a) * f) * xx + (np.sin(a) * f) * yy + 2.5 * warp + rng.uniform(0, 2 * np.pi)
+        s = np.sin(phase)
+        field += 0.45 * (np.exp(-(s * s) / 0.04) - 0.2)
     field = zoom(field, 2, order=1)[:h, :w]
-    return np.clip(field / 1.5, -1.0, 1.0)
+    return np.clip(field, -1.0, 1.0)
 
 
 @dataclass
