@@ -20,7 +20,7 @@ __all__ = [
 
 #: Edges (keV) of the energy bins every polychromatic calculation uses: narrow where attenuation
 #: changes fast (low energies), wide above 100 keV; few bins keep the per-pixel Beer–Lambert sum cheap.
-ENERGY_EDGES_KEV: np.ndarray = np.array([10.0, 25, 35, 45, 55, 67, 81, 98, 120, 150, 200])
+ENERGY_EDGES_KEV: np.ndarray = np.array([10.0, 27, 38, 50, 64, 82, 106, 140, 200])
 #: Bin centres (keV) of :data:`ENERGY_EDGES_KEV`.
 ENERGY_GRID_KEV: np.ndarray = (ENERGY_EDGES_KEV[1:] + ENERGY_EDGES_KEV[:-1]) / 2
 

@@ -128,9 +128,9 @@ def metal_streaks(
     kvp: float = 140.0,
     threshold: float = 4000.0,
     strength: float = 1.0,
-    n_angles: int = 24,
+    n_angles: int = 16,
     down: int = 4,
-    z_step: int = 2,
+    z_step: int = 3,
 ) -> np.ndarray:
     """Add beam-hardening / photon-starvation streaks from metal, slice by slice (in place).
 
@@ -180,16 +180,20 @@ def metal_streaks(
         lin = (np.arange(size, dtype=np.float32) * 2 + 1) / size - 1  # align_corners=False pixel centres
         gx, gy = np.meshgrid(lin, lin, indexing="xy")
         ramp = torch.from_numpy(np.abs(np.fft.rfftfreq(size, d=step_mm)).astype(np.float32))
-        back = torch.zeros((s, 1, size, size))
+        grids = []
+        projs = []
         for t in thetas:
             c, si = np.float32(np.cos(t)), np.float32(np.sin(t))
             fwd = torch.from_numpy(np.stack([c * gx - si * gy, si * gx + c * gy], axis=-1))[None]
-            bwd = torch.from_numpy(np.stack([c * gx + si * gy, -si * gx + c * gy], axis=-1))[None]
-            path_mm = F.grid_sample(m, fwd.expand(s, -1, -1, -1), align_corners=False).sum(dim=2) * step_mm
-            err = torch.from_numpy(np.interp(path_mm.numpy(), table_l, table_err).astype(np.float32))
-            err = torch.fft.irfft(torch.fft.rfft(err, dim=-1) * ramp, n=size, dim=-1)
-            back += F.grid_sample(err[:, :, None, :].expand(-1, -1, size, -1), bwd.expand(s, -1, -1, -1),
-                                  align_corners=False)  # fmt: skip
+            grids.append(torch.from_numpy(np.stack([c * gx + si * gy, -si * gx + c * gy], axis=-1))[None])
+            projs.append(F.grid_sample(m, fwd.expand(s, -1, -1, -1), align_corners=False).sum(dim=2)[:, 0])
+        path_mm = torch.stack(projs, dim=1) * step_mm  # (S, A, size): metal path per ray, mm
+        err = torch.from_numpy(np.interp(path_mm.numpy(), table_l, table_err).astype(np.float32))
+        err = torch.fft.irfft(torch.fft.rfft(err, dim=-1) * ramp, n=size, dim=-1)
+        back = torch.zeros((s, 1, size, size))
+        for a, bwd in enumerate(grids):
+            smear = err[:, a][:, None, None, :].expand(-1, -1, size, -1)
+            back += F.grid_sample(smear, bwd.expand(s, -1, -1, -1), align_corners=False)
         back *= np.pi / n_angles  # FBP: (pi / A) * sum of filtered projections -> attenuation in 1/mm
         back = back[:, :, py : py + h, px : px + w]
         back = F.interpolate(back, scale_factor=down, mode="bilinear", align_corners=False)[:, 0]

@@ -174,7 +174,7 @@ def generate_bag(seed: int, config: SimConfig = SimConfig(), modality: str = "bo
         objs, size = _yaw_objects(packed.objects, packed.size, yaw)
         for view in config.views:
             geom = view_geometry(view, size, scanner)
-            vr = path_lengths(objs, geom, rng_x)
+            vr = path_lengths(objs, geom, rng_x, boxes_for=set(keep))
             arr = render_view(vr, scanner, rng_x)
             for i in keep:
                 if i in vr.boxes:

@@ -149,10 +149,19 @@ class Primitive:
         for f in range(normals.shape[0]):
             np.multiply(inv[:, f : f + 1], rem[None, :, f], out=t)
             neg = nd[:, f] < 0
-            if neg.all():
-                np.maximum(enter, t, out=enter)
-            elif not neg.any():
-                np.minimum(exit_, t, out=exit_)
+            # Directions vary monotonically across a fan, so the sign changes at most once: use
+            # contiguous row ranges (views, no copies); fall back to masks otherwise.
+            flips = np.flatnonzero(neg[1:] != neg[:-1])
+            if flips.size == 0:
+                if neg[0]:
+                    np.maximum(enter, t, out=enter)
+                else:
+                    np.minimum(exit_, t, out=exit_)
+            elif flips.size == 1:
+                k = int(flips[0]) + 1
+                a, b = (slice(0, k), slice(k, None)) if neg[0] else (slice(k, None), slice(0, k))
+                np.maximum(enter[a], t[a], out=enter[a])
+                np.minimum(exit_[b], t[b], out=exit_[b])
             else:
                 enter[neg] = np.maximum(enter[neg], t[neg])
                 exit_[~neg] = np.minimum(exit_[~neg], t[~neg])

@@ -92,25 +92,28 @@ def view_geometry(view: str, size: np.ndarray, scanner: ScannerParams, margin_px
 
 
 def fold_texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Smooth random field in about [-1, 1] with thin wavy fold lines, for textile path-length modulation."""
+    """Smooth random field in about [-1, 1] with thin wavy fold lines, for textile path-length modulation.
+
+    Built at a quarter of the resolution (folds are smooth) and upsampled bilinearly.
+    """
     from scipy.ndimage import gaussian_filter, zoom
 
     h, w = shape
-    h2, w2 = h // 2 + 1, w // 2 + 1
-    base = gaussian_filter(rng.standard_normal((h2, w2)).astype(np.float32), 12.0)
+    h4, w4 = h // 4 + 2, w // 4 + 2
+    base = gaussian_filter(rng.standard_normal((h4, w4)).astype(np.float32), 3.0, truncate=2.5)
     base /= base.std() + 1e-6
-    warp = gaussian_filter(rng.standard_normal((h2, w2)).astype(np.float32), 20.0)
+    warp = gaussian_filter(rng.standard_normal((h4, w4)).astype(np.float32), 5.0, truncate=2.5)
     warp /= warp.std() + 1e-6
-    yy = np.arange(h2, dtype=np.float32)[:, None] * 2
-    xx = np.arange(w2, dtype=np.float32)[None, :] * 2
+    yy = np.arange(h4, dtype=np.float32)[:, None] * 4
+    xx = np.arange(w4, dtype=np.float32)[None, :] * 4
     field = 0.5 * base
     for _ in range(3):
         a = rng.uniform(0, np.pi)
-        f = rng.uniform(0.03, 0.09)
+        f = rng.uniform(0.02, 0.05)
         phase = (np.cos(a) * f) * xx + (np.sin(a) * f) * yy + 2.5 * warp + rng.uniform(0, 2 * np.pi)
         s = np.sin(phase)
-        field += 0.45 * (np.exp(-(s * s) / 0.04) - 0.2)
-    field = zoom(field, 2, order=1)[:h, :w]
+        field += 0.45 * (np.exp(-(s * s) / 0.06) - 0.25)
+    field = zoom(field, 4, order=1, prefilter=False)[:h, :w]
     return np.clip(field, -1.0, 1.0)
 
 
@@ -132,7 +135,11 @@ class ViewRender:
 
 
 def path_lengths(
-    objects: list[SimObject], geometry: ViewGeometry, rng: np.random.Generator, box_threshold_mm: float = 0.05
+    objects: list[SimObject],
+    geometry: ViewGeometry,
+    rng: np.random.Generator,
+    box_threshold_mm: float = 0.05,
+    boxes_for: set[int] | None = None,
 ) -> ViewRender:
     """Sum the chord lengths of every primitive into one map per material.
 
@@ -141,19 +148,22 @@ def path_lengths(
         geometry: view geometry.
         rng: generator for textures.
         box_threshold_mm: path length above which a pixel counts for an object's box.
+        boxes_for: indices of the objects that need a box (default: all).
 
     Returns:
         The per-material path lengths and each object's 2-D box.
     """
     h, w = geometry.shape
-    mats: dict[str, int] = {}
-    planes: list[np.ndarray] = []
+    names = sorted({p.material for obj in objects for p in obj.parts})
+    mats = {m: i for i, m in enumerate(names)}
+    lengths = np.zeros((len(names), h, w), np.float32)
     boxes: dict[int, tuple[float, float, float, float]] = {}
     texture = None
     for idx, obj in enumerate(objects):
         if obj.texture > 0 and texture is None:
             texture = fold_texture((h, w), rng)
         bb = [np.inf, np.inf, -np.inf, -np.inf]
+        want_box = boxes_for is None or idx in boxes_for
         for prim in obj.parts:
             block = _part_block(prim, geometry)
             if block is None:
@@ -161,29 +171,22 @@ def path_lengths(
             r0, r1, c0, c1 = block
             o, d = geometry.rays(r0, r1, c0, c1)
             chord = prim.chord_grid(o, d)
-            if prim.scale > 0:
+            if want_box and prim.scale > 0:
                 hit = chord > box_threshold_mm
-                if hit.any():
-                    rows = np.flatnonzero(hit.any(axis=1))
+                rows = np.flatnonzero(hit.any(axis=1))
+                if rows.size:
                     cols = np.flatnonzero(hit.any(axis=0))
-                    bb = [
-                        min(bb[0], c0 + cols[0]),
-                        min(bb[1], r0 + rows[0]),
-                        max(bb[2], c0 + cols[-1] + 1),
-                        max(bb[3], r0 + rows[-1] + 1),
-                    ]
-            if prim.material not in mats:
-                mats[prim.material] = len(planes)
-                planes.append(np.zeros((h, w), np.float32))
-            contrib = chord * np.float32(prim.scale)
+                    bb = [min(bb[0], c0 + cols[0]), min(bb[1], r0 + rows[0]),
+                          max(bb[2], c0 + cols[-1] + 1), max(bb[3], r0 + rows[-1] + 1)]  # fmt: skip
+            if prim.scale != 1.0:
+                chord *= np.float32(prim.scale)
             if obj.texture > 0 and texture is not None:
-                contrib *= 1.0 + obj.texture * texture[r0:r1, c0:c1]
-            planes[mats[prim.material]][r0:r1, c0:c1] += contrib
+                chord *= 1.0 + obj.texture * texture[r0:r1, c0:c1]
+            lengths[mats[prim.material], r0:r1, c0:c1] += chord
         if np.isfinite(bb[0]):
             boxes[idx] = (float(bb[0]), float(bb[1]), float(bb[2]), float(bb[3]))
-    lengths = np.stack(planes) if planes else np.zeros((0, h, w), np.float32)
     np.maximum(lengths, 0.0, out=lengths)  # cavities cancel their shells up to rounding
-    return ViewRender(geometry, list(mats), lengths, boxes)
+    return ViewRender(geometry, names, lengths, boxes)
 
 
 _UNIT_CORNERS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64)
@@ -228,15 +231,25 @@ def render_view(
         out = np.ones((2, h, w), np.float32)
     else:
         mu = mu_table(vr.materials, resp.energies_kev)[:, keep].astype(np.float32)  # (M, K)
-        att = mu.T @ vr.lengths.reshape(len(vr.materials), -1)  # (K, HW)
-        np.negative(att, out=att)
-        np.exp(att, out=att)
-        weights = np.stack([resp.w_high[keep], resp.w_low[keep]]).astype(np.float32)
-        weights /= weights.sum(axis=1, keepdims=True)
-        out = (weights @ att).reshape(2, h, w)
+        flat = vr.lengths.reshape(len(vr.materials), -1)
+        # Only rows (detector positions) that see any material need the polychromatic sum.
+        rows = np.flatnonzero(vr.lengths.any(axis=(0, 2)))
+        out = np.ones((2, h, w), np.float32)
+        if rows.size:
+            r0, r1 = int(rows[0]), int(rows[-1]) + 1
+            att = mu.T @ flat[:, r0 * w : r1 * w]  # (K, pixels)
+            np.negative(att, out=att)
+            np.exp(att, out=att)
+            weights = np.stack([resp.w_high[keep], resp.w_low[keep]]).astype(np.float32)
+            weights /= weights.sum(axis=1, keepdims=True)
+            out[:, r0:r1] = (weights @ att).reshape(2, r1 - r0, w)
     if noise:
+        out = gaussian_filter(
+            out, sigma=(0.0, scanner.blur_px, scanner.motion_blur_px), mode="nearest", truncate=2.5
+        )
         for c, n0 in ((0, scanner.photons_high), (1, scanner.photons_low)):
-            out[c] = gaussian_filter(out[c], sigma=(scanner.blur_px, scanner.motion_blur_px), mode="nearest")
-            sd = np.sqrt(np.maximum(out[c], 0.0) / n0) + scanner.electronic_noise
-            out[c] += sd * rng.standard_normal((h, w), dtype=np.float32)
+            sd = np.sqrt(np.maximum(out[c], 0.0) * np.float32(1.0 / n0))
+            sd += np.float32(scanner.electronic_noise)
+            sd *= rng.standard_normal((h, w), dtype=np.float32)
+            out[c] += sd
     return np.clip(out, 0.0, 1.0, out=out)
