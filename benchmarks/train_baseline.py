@@ -26,10 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from screening.bench.bagset import sim_source
-    from screening.bench.baseline import baseline_input_size, train_baseline
+    from screening.bench.baseline import baseline_weights_path, train_baseline
 
-    size = baseline_input_size(args.modality)
-    out = args.cache_dir / "baseline" / f"frcnn_mnv3_{args.modality}_{size}.pt"
+    out = baseline_weights_path(args.cache_dir, args.modality)
     res = train_baseline(
         args.modality,
         out,

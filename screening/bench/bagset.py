@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,15 @@ from typing import Any
 
 from screening.errors import BackendUnavailableError, InvalidScanError
 
-__all__ = ["BenchBag", "TruthObject", "build_bagset", "load_bagset", "sim_source", "truth_from_sim"]
+__all__ = [
+    "BenchBag",
+    "TruthObject",
+    "build_bagset",
+    "load_bagset",
+    "sim_fingerprint",
+    "sim_source",
+    "truth_from_sim",
+]
 
 #: Bumped when the on-disk layout of a cached bag set changes.
 _LAYOUT_VERSION = "1"
@@ -108,13 +117,20 @@ def _length_m(sim_bag: Any, modality: str) -> float:
     return float(bag_length_m(scans))
 
 
-def _sim_fingerprint() -> str:
-    """The simulator's ``GENERATOR_VERSION`` (same seed + version -> same bag), keying the bag cache."""
+def sim_fingerprint() -> str:
+    """``GENERATOR_VERSION`` plus a hash of the simulator's sources: keys every cache made from its bags.
+
+    The version alone is not enough while the simulator is being developed (its output changes without a
+    version bump), and a stale cache would score models trained on today's simulator against old bags.
+    """
     try:
         from screening.sim.generate import GENERATOR_VERSION
     except ImportError:
         return "nosim"
-    return f"sim{GENERATOR_VERSION}-l{_LAYOUT_VERSION}"
+    h = hashlib.sha256(_LAYOUT_VERSION.encode())
+    for f in sorted((Path(__file__).resolve().parents[1] / "sim").glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return f"sim{GENERATOR_VERSION}-{h.hexdigest()[:8]}"
 
 
 def sim_source(modality: str, ct_voxel_mm: float, quick: bool) -> Callable[[int], Any]:
@@ -205,7 +221,7 @@ def build_bagset(
     Returns:
         The bags in arrival order.
     """
-    tag = "custom" if bag_source is not None else _sim_fingerprint()
+    tag = "custom" if bag_source is not None else sim_fingerprint()
     rest = f"s{seed}-v{ct_voxel_mm:g}{'-quick' if quick else ''}-{tag}"
     folder = Path(cache_dir) / "bags" / f"{modality}-n{n}-{rest}"
     manifest = folder / "manifest.json"

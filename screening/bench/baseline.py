@@ -28,6 +28,7 @@ __all__ = [
     "BaselineDetector",
     "TrainResult",
     "baseline_input_size",
+    "baseline_weights_path",
     "build_model",
     "ct_projections",
     "train_baseline",
@@ -58,6 +59,14 @@ def baseline_input_size(modality: str) -> int:
         if d.get("modality") == modality and isinstance(shape, list) and len(shape) == 4:
             return int(shape[-1])
     return _FALLBACK_SIZE[modality]
+
+
+def baseline_weights_path(cache_dir: Path, modality: str) -> Path:
+    """Where the trained baseline for ``modality`` is cached: keyed by input size and simulator version."""
+    from screening.bench.bagset import sim_fingerprint
+
+    size = baseline_input_size(modality)
+    return Path(cache_dir) / "baseline" / f"frcnn_mnv3_{modality}_{size}_{sim_fingerprint()}.pt"
 
 
 def _torch() -> Any:

@@ -140,10 +140,9 @@ def _baseline_weights(
     cfg: BenchConfig, modality: str, log: Callable[[str], None]
 ) -> tuple[str | None, dict[str, Any]]:
     """Cached trained baseline weights for ``modality``, training them first when allowed."""
-    from screening.bench.baseline import baseline_input_size
+    from screening.bench.baseline import baseline_weights_path
 
-    size = baseline_input_size(modality)
-    path = Path(cfg.cache_dir) / "baseline" / f"frcnn_mnv3_{modality}_{size}.pt"
+    path = baseline_weights_path(Path(cfg.cache_dir), modality)
     if path.is_file() and path.with_suffix(".json").is_file():
         import json
 
