@@ -49,8 +49,8 @@ _ALL: tuple[Material, ...] = (
     _m("air", (("N2", 0.755), ("O2", 0.232), ("Ar", 0.013)), 0.0012, "organic"),
     # --- benign ---
     _m("water", "H2O", 1.0, "organic"),
-    _m("cotton", "C6H10O5", 0.22, "organic", "cellulose, folded textile (mostly air)"),
-    _m("polyester", "C10H8O4", 0.18, "organic", "PET fibre, folded textile (mostly air)"),
+    _m("cotton", "C6H10O5", 0.25, "organic", "cellulose, folded textile (mostly air)"),
+    _m("polyester", "C10H8O4", 0.2, "organic", "PET fibre, folded textile (mostly air)"),
     _m("paper", (("C6H10O5", 0.9), ("CaCO3", 0.1)), 0.8, "organic", "cellulose with chalk filler"),
     _m("polyethylene", "C2H4", 0.94, "organic"),
     _m("abs", "C15H17N", 1.05, "organic", "acrylonitrile-butadiene-styrene repeat unit"),

@@ -103,8 +103,8 @@ class Palette:
     gamma: float = 0.6
     blend: float = 0.08
     curves: tuple[tuple[float, ...], ...] = DEFAULT_CURVES
-    index_mixed: float = 0.45
-    index_metal: float = 1.35
+    index_mixed: float = 0.6
+    index_metal: float = 1.4
     saturation: float = 0.0
     smooth_px: float = 1.0
     air_level: float = 1.0

@@ -44,7 +44,7 @@ class SimConfig:
     kvp: float = 140.0
     randomise_scanner: bool = True
     bag_types: tuple[str, ...] = ("suitcase", "backpack", "softbag")
-    clutter: tuple[int, int] = (8, 20)
+    clutter: tuple[int, int] = (12, 26)
     ct_dual_energy: bool = False
     ct_artifacts: bool = True
     photons: float = 20000.0
@@ -131,6 +131,7 @@ _PALETTES = (
     ((0.95, 0.55, 0.1), (0.25, 0.7, 0.2), (0.1, 0.35, 0.8)),  # darker, SIXray-like
     ((0.98, 0.7, 0.35), (0.55, 0.8, 0.35), (0.25, 0.4, 0.75)),  # pale, PIDray-like
     ((0.9, 0.5, 0.05), (0.2, 0.65, 0.45), (0.1, 0.2, 0.7)),  # teal-green variant
+    ((0.72, 0.66, 0.42), (0.42, 0.58, 0.32), (0.12, 0.18, 0.38)),  # khaki / olive / navy (PIDray-like)
 )
 
 
@@ -165,12 +166,12 @@ def sample_scanner(rng: np.random.Generator, config: SimConfig) -> ScannerParams
         mixed=_jitter(rng, fam[1], 0.03),
         metal=_jitter(rng, fam[2], 0.03),
         impenetrable=float(0.004 + 0.01 * draws[8]),
-        gamma=float(0.45 + 0.35 * draws[9]),
+        gamma=float(0.5 + 0.5 * draws[9]),
         blend=float(0.12 + 0.2 * draws[10]),
         curves=curves,
-        index_mixed=float(0.38 + 0.15 * draws[11]),
-        index_metal=float(1.25 + 0.25 * draws[12]),
-        saturation=float(0.3 * draws[13]),
+        index_mixed=float(0.52 + 0.16 * draws[11]),
+        index_metal=float(1.3 + 0.2 * draws[12]),
+        saturation=float(0.1 + 0.4 * draws[13]),
         smooth_px=float(rng.uniform(0.7, 1.5)),
         air_level=float(rng.uniform(0.95, 0.985)),
     )

@@ -101,31 +101,50 @@ def build_bag_shell(
         # interior lining
         parts += _shell_box(c, (L / 2 - wall, W / 2 - wall, H / 2 - wall), 0.6, "polyester")
         frame = []
-        # telescopic handle: two aluminium tubes along x near one end wall, inside the shell (bottom)
+        # telescopic trolley handle: two rectangular aluminium tubes along x inside the back wall
         tube_len = L * _u(rng, 0.75, 0.9)
-        for yy in (W * 0.3, W * 0.7):
-            for r_out, r_in in ((9.0, 7.8),):
-                ctr = [L * 0.5, yy, wall + 12]
-                rx = rotation(0, 90, 0)
-                frame.append(cylinder(ctr, r_out, tube_len / 2, "aluminium", rx))
-                frame.append(cylinder(ctr, r_in, tube_len / 2, "aluminium", rx, scale=-1))
-        # handle housing at the top end, carry handle on the side
+        tw, th, tt = _u(rng, 10, 16), _u(rng, 5, 8), _u(rng, 1.2, 2.0)
+        for yy in (W * _u(rng, 0.25, 0.32), W * _u(rng, 0.68, 0.75)):
+            ctr = [L * 0.5, yy, wall + th + 2]
+            frame += _shell_box(ctr, (tube_len / 2, tw, th), tt, "aluminium")
+            frame.append(box([L * 0.5 + tube_len / 2 - 20, yy, wall + th + 2], (20, tw + 3, th + 3), "abs"))
+        # handle housing at the top end, carry handle on the side (with steel screws)
         frame.append(box([L - 15, W / 2, wall + 20], (10, W * 0.25, 18), "abs"))
         frame.append(box([L / 2, W + 12, H / 2], (70, 10, 12), "abs"))
         frame.append(box([L / 2, W + 12, H / 2], (60, 6, 9), "abs", scale=-1))
+        for xx in (L / 2 - 75, L / 2 + 75):
+            frame.append(cylinder([xx, W + 1, H / 2], 2.5, 8, "steel", rotation(0, 0, 90)))
+        # edge piping along the 12 edges of the shell
+        for y0 in (0.0, W):
+            for z0 in (0.0, H):
+                frame.append(cylinder([L / 2, y0, z0], 4.0, L / 2, "pvc", rotation(0, 90, 0)))
+        for x0 in (0.0, L):
+            for z0 in (0.0, H):
+                frame.append(cylinder([x0, W / 2, z0], 4.0, W / 2, "pvc", rotation(0, 0, 90)))
+            for y0 in (0.0, W):
+                frame.append(cylinder([x0, y0, H / 2], 4.0, H / 2, "pvc"))
+        # rivets and feet on the shell
+        for _ in range(int(rng.integers(6, 16))):
+            frame.append(
+                cylinder([_u(rng, 0, L), _u(rng, 0, W), float(rng.choice([1.0, H - 1.0]))], 3.0, 1.5, "steel")
+            )
         # wheels (4) with steel axles at the bottom end
         for yy in (25, W - 25):
             for zz in (20, H - 20):
                 frame.append(cylinder([-18, yy, zz], 25, 12, "rubber", rotation(0, 0, 90)))
                 frame.append(cylinder([-18, yy, zz], 3, 16, "steel", rotation(0, 0, 90)))
                 frame.append(box([-6, yy, zz], (8, 20, 20), "abs"))
-        # zip around the middle: zinc-alloy teeth as thin bars along the edges, and a slider
+        # zip around the middle: polyester tape with zinc-alloy teeth, and two sliders
         zip_parts = []
         for y0 in (0.0, W):
-            zip_parts.append(box([L / 2, y0, H / 2], (L / 2, 1.5, 1.2), "zinc_alloy"))
+            zip_parts.append(box([L / 2, y0, H / 2], (L / 2, 1.5, 12), "polyester"))
+            zip_parts.append(box([L / 2, y0, H / 2], (L / 2, 1.5, 3.0), "zinc_alloy", scale=0.5))
         for x0 in (0.0, L):
-            zip_parts.append(box([x0, W / 2, H / 2], (1.5, W / 2, 1.2), "zinc_alloy"))
-        zip_parts.append(box([L * _u(rng, 0.2, 0.8), 0.0, H / 2], (12, 4, 6), "zinc_alloy"))
+            zip_parts.append(box([x0, W / 2, H / 2], (1.5, W / 2, 12), "polyester"))
+            zip_parts.append(box([x0, W / 2, H / 2], (1.5, W / 2, 3.0), "zinc_alloy", scale=0.5))
+        for _ in range(2):
+            zip_parts.append(box([L * _u(rng, 0.2, 0.8), 0.0, H / 2], (12, 4, 6), "zinc_alloy"))
+            zip_parts.append(box([L * _u(rng, 0.2, 0.8), -6.0, H / 2], (14, 1.5, 5), "zinc_alloy"))
         objs = [
             SimObject("suitcase_shell", None, shell_mat, parts),
             SimObject("suitcase_frame", None, "aluminium", frame),
@@ -181,7 +200,7 @@ def build_bag_shell(
 def clothes(rng: np.random.Generator) -> SimObject:
     """A folded garment or a soft pile of clothes: overlapping flattened ellipsoids with fold texture."""
     mat = str(rng.choice(["cotton", "polyester"]))
-    hx, hy, hz = _u(rng, 100, 190), _u(rng, 80, 150), _u(rng, 8, 25)
+    hx, hy, hz = _u(rng, 130, 240), _u(rng, 100, 180), _u(rng, 8, 25)
     parts = []
     if rng.random() < 0.35:  # neatly folded: a rounded slab
         parts.append(box([0, 0, 0], (hx, hy, hz * 0.6), mat))
@@ -265,7 +284,7 @@ def laptop(rng: np.random.Generator) -> SimObject:
     parts = _shell_box([0, 0, 0], (hx, hy, hz), t, case)
     parts.append(box([0, hy * 0.25, 0], (hx * 0.85, hy * 0.45, 0.8), "pcb"))
     parts.append(box([0, -hy * 0.6, -hz * 0.3], (hx * 0.75, hy * 0.25, 3.5), "li_ion_cell"))
-    parts.append(box([0, 0, hz - 1.2], (hx * 0.95, hy * 0.95, 1.0), "glass"))  # display
+    parts.append(box([0, 0, hz - 1.2], (hx * 0.95, hy * 0.95, 0.35), "glass"))  # display
     parts.append(cylinder([hx * 0.55, hy * 0.5, 0], 20, 4, "aluminium"))  # fan / heatsink
     parts.append(box([hx * 0.2, hy * 0.5, 0], (35, 4, 2), "copper"))  # heat pipe
     for sx in (-1, 1):
@@ -434,7 +453,7 @@ BENIGN_BUILDERS = {
     "shoe": (shoes, 1.0),
     "toiletry": (toiletry, 1.5),
     "book": (book, 1.0),
-    "laptop": (laptop, 0.5),
+    "laptop": (laptop, 0.25),
     "phone": (phone, 1.0),
     "charger": (charger, 1.0),
     "bottle": (bottle, 0.8),

@@ -146,6 +146,8 @@ def pack_bag(rng: np.random.Generator, config: SimConfig, threat_labels: list[La
     others = {k: v for k, v in BENIGN_BUILDERS.items() if k != "clothes"}
     for _ in range(n_items - n_clothes):
         o = _pick(rng, others)(rng)
+        if o.name == "laptop" and any(b.name == "laptop" for b in benign):
+            o = BENIGN_BUILDERS["book"][0](rng)  # one laptop per bag is plenty
         pose = (
             _flat_pose(rng)
             if o.name not in ("bottle", "toiletry", "umbrella", "aerosol")
