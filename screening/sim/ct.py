@@ -89,17 +89,17 @@ def voxelise(
                 bsl = tuple(slice(ia[k], ib[k]) for k in range(3))
                 val = np.float32(prim.scale * weight)
                 vol[(slice(None), *bsl)] += (mhu * val).astype(np.float32)[:, None, None, None]
-                occ[tuple(slice(ia[k] - lo_i[k], ib[k] - lo_i[k]) for k in range(3))] += val
+                occ[tuple(slice(ia[k] - lo_i[k], ib[k] - lo_i[k]) for k in range(3))] += np.sign(prim.scale)
                 continue
-            mask = prim.inside_grid(axes[0][sl[0]], axes[1][sl[1]], axes[2][sl[2]], pad=v / 2).astype(
-                np.float32
-            )
+            inside = prim.inside_grid(axes[0][sl[0]], axes[1][sl[1]], axes[2][sl[2]], pad=v / 2)
+            mask = inside.astype(np.float32)
+            # the label mask counts presence (cavities subtract), independent of partial-volume density
+            occ[osl] += mask if prim.scale > 0 else -mask
             mask *= np.float32(prim.scale * weight)
             for ch in range(nc):
                 vol[(ch, *sl)] += np.float32(mhu[ch]) * mask
-            occ[osl] += mask
         lab = labels[lo_i[0] : hi_i[0], lo_i[1] : hi_i[1], lo_i[2] : hi_i[2]]
-        lab[occ > 0.25] = idx + 1
+        lab[occ > 0.5] = idx + 1
     np.maximum(vol, 0.0, out=vol)
     # bag frame (x, y, z) -> scan (Z = x, Y = height from the top, X = y)
     vol = np.ascontiguousarray(np.transpose(vol, (0, 1, 3, 2))[:, :, ::-1, :])

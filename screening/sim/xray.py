@@ -170,7 +170,10 @@ def path_lengths(
                 continue
             r0, r1, c0, c1 = block
             o, d = geometry.rays(r0, r1, c0, c1)
-            chord = prim.chord_grid(o, d)
+            fat, density = _thicken(prim, geometry.pixel_mm)
+            chord = fat.chord_grid(o, d)
+            if density != 1.0:
+                chord *= np.float32(density)
             if want_box and prim.scale > 0:
                 hit = chord > box_threshold_mm
                 rows = np.flatnonzero(hit.any(axis=1))
@@ -187,6 +190,37 @@ def path_lengths(
             boxes[idx] = (float(bb[0]), float(bb[1]), float(bb[2]), float(bb[3]))
     np.maximum(lengths, 0.0, out=lengths)  # cavities cancel their shells up to rounding
     return ViewRender(geometry, names, lengths, boxes)
+
+
+def _thicken(prim: Primitive, pixel_mm: float) -> tuple[Primitive, float]:
+    """Grow dimensions thinner than a pixel to one pixel at proportionally lower density.
+
+    A detector element integrates over its aperture; sampling one ray per pixel would miss sheets
+    thinner than the pitch (a razor blade or banknote edge-on, a 1 mm wire) or alias them into
+    dashes. Keeping ``thickness × density`` fixed preserves the integrated attenuation.
+    """
+    half = 0.5 * pixel_mm
+    a0, a1, a2 = prim.size
+    if prim.kind == "prism":
+        if a2 >= half:
+            return prim, 1.0
+        new = Primitive(
+            prim.kind, prim.center, prim.rot, (a0, a1, half), prim.material, prim.scale, prim.polygon
+        )
+        return new, a2 / half
+    if prim.kind == "cylinder":
+        if a0 >= half:
+            return prim, 1.0
+        new = Primitive(
+            prim.kind, prim.center, prim.rot, (half, half, max(a2, half)), prim.material, prim.scale
+        )
+        return new, (a0 / half) ** 2
+    if min(a0, a1, a2) >= half:
+        return prim, 1.0
+    size = (max(a0, half), max(a1, half), max(a2, half))
+    return Primitive(prim.kind, prim.center, prim.rot, size, prim.material, prim.scale), float(
+        a0 * a1 * a2 / (size[0] * size[1] * size[2])
+    )
 
 
 _UNIT_CORNERS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64)

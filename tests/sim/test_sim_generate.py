@@ -215,3 +215,24 @@ def test_import_does_not_pull_torch():
     code = "import sys, screening.sim, screening.physics.pseudocolour; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_sheets_thinner_than_a_pixel_are_not_lost():
+    """A 0.1 mm razor blade edge-on at 3 mm pixels keeps its box and attenuation; CT still labels it."""
+    from screening.sim.ct import voxelise
+    from screening.sim.objects import place
+    from screening.sim.threats import razor_blades
+
+    blade = razor_blades(np.random.default_rng(0))
+    place(blade, np.eye(3), np.array([60.0, 60.0, 30.0]))
+    size = np.array([120.0, 120.0, 60.0])
+    scanner = ScannerParams(source_distance_mm=1e6, pixel_mm=3.0)
+    for view in ("top", "side"):
+        vr = path_lengths([blade], view_geometry(view, size, scanner), np.random.default_rng(0))
+        assert 0 in vr.boxes, view
+    top = path_lengths([blade], view_geometry("top", size, scanner), np.random.default_rng(0))
+    # integrated steel (mm x pixel area) ~ volume of the blades, whatever the pitch
+    steel_mm3 = top.lengths[top.materials.index("steel")].sum() * 9.0
+    assert steel_mm3 == pytest.approx(sum(p.scale * p.volume_mm3() for p in blade.parts), rel=0.1)
+    _, labels = voxelise([blade], size, 6.0, (70.0,))
+    assert (labels == 1).any()
