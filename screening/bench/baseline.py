@@ -422,6 +422,9 @@ def train_baseline(
     Returns:
         What was trained (also in the card).
     """
+    from screening.bench.bagset import sim_fingerprint
+
+    sim_fp = sim_fingerprint()  # the simulator the training bags come from
     torch = _torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -470,5 +473,6 @@ def train_baseline(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_path)
     result = TrainResult(out_path, modality, size, seed, train_bags, len(data), steps, seconds, loss_ema)
-    out_path.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=1))
+    card = {**result.to_dict(), "simulator": sim_fp}
+    out_path.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return result

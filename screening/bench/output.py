@@ -124,7 +124,7 @@ def markdown_summary(doc: dict[str, Any]) -> str:
         f"- machine: {m['cpu_model']}, {m['cores_usable']} usable cores, {m['ram_gb']} GB RAM, GPU: {gpus}; "
         f"device `{doc['device']}` ({doc['device_note']})",
         f"- load average at start {m['load_average']}, at end {m.get('load_average_end')}",
-        f"- data: {doc['data']}{quick}",
+        f"- data: {doc['data']}, simulator {doc.get('simulator', '?')}{quick}",
         f"- report stage: JSON + DICOS TDR{' + annotated PNG' if doc.get('report_png', True) else ''}; "
         "latency ends when the verdict is committed (JSON written), throughput counts every output",
     ]

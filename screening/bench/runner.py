@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from screening.bench.bagset import BenchBag, build_bagset
+from screening.bench.bagset import BenchBag, build_bagset, sim_fingerprint
 from screening.bench.belt import (
     BeltModel,
     belt_equivalent_mps,
@@ -140,15 +140,34 @@ def _baseline_weights(
     cfg: BenchConfig, modality: str, log: Callable[[str], None]
 ) -> tuple[str | None, dict[str, Any]]:
     """Cached trained baseline weights for ``modality``, training them first when allowed."""
+    import json
+
     from screening.bench.baseline import baseline_weights_path
 
     path = baseline_weights_path(Path(cfg.cache_dir), modality)
     if path.is_file() and path.with_suffix(".json").is_file():
-        import json
-
         return str(path), json.loads(path.with_suffix(".json").read_text())
-    if cfg.quick or not cfg.train_baseline:
-        return None, {"trained": False, "note": "untrained baseline (quick mode or --no-train-baseline)"}
+    if cfg.quick:
+        return None, {"trained": False, "note": "untrained baseline (quick mode)"}
+    if not cfg.train_baseline:
+        # --no-train-baseline: the newest weights made from an earlier simulator version, flagged as such
+        older = sorted(
+            (
+                p
+                for p in path.parent.glob(f"{path.name.split('_sim')[0]}_sim*.pt")
+                if p.with_suffix(".json").is_file()
+            ),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if older:
+            card = json.loads(older[-1].with_suffix(".json").read_text())
+            card.setdefault("simulator", "sim" + older[-1].stem.split("_sim")[-1])
+            card["note"] = (
+                f"trained on simulator {card.get('simulator', '?')}; bench bags from {sim_fingerprint()}"
+            )
+            log(f"{modality} baseline: {card['note']}")
+            return str(older[-1]), card
+        return None, {"trained": False, "note": "untrained baseline (--no-train-baseline, none cached)"}
     from screening.bench.bagset import sim_source
     from screening.bench.baseline import train_baseline
 
@@ -310,6 +329,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
         "quick": cfg.quick,
         "report_png": cfg.png,
         "data": "synthetic (screening.sim), seeded",
+        "simulator": sim_fingerprint() if cfg.bag_source is None else "custom bag source",
     }
     for modality in cfg.modalities:
         doc[modality] = _run_modality(cfg, modality, device, log)
