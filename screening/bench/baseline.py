@@ -37,8 +37,9 @@ __all__ = [
 
 #: Baseline class order; index 0 is background (torchvision convention), so label ``i`` is class ``i + 1``.
 BASELINE_CLASSES: tuple[Label, ...] = (*CONTRABAND, Label.SHIELD)
-#: Used until a model card exists: the X-ray trainer's default input side (``screening.train.xray``).
-_FALLBACK_SIZE = {"xray": 256, "ct": 256}
+#: Used until a model card exists: the input side the shipped X-ray model is being trained at (224); CT
+#: projections are letterboxed to 256.
+_FALLBACK_SIZE = {"xray": 224, "ct": 256}
 
 
 def _models_dir() -> Path:
@@ -48,7 +49,8 @@ def _models_dir() -> Path:
 def baseline_input_size(modality: str) -> int:
     """Our model's square input side for ``modality`` (from its model card), so both see the same pixels.
 
-    Falls back to 256 (the X-ray trainer's default; CT projections too) when no card is shipped yet.
+    Falls back to 224 for X-ray (the shipped model's training size) and 256 for CT projections when no
+    card is shipped yet.
     """
     for card in sorted(_models_dir().glob("*.json")):
         try:
