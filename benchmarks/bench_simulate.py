@@ -32,17 +32,17 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _one(job: tuple[int, str]) -> float:
+def _one(job: tuple[int, str]) -> tuple[float, float]:
     from screening.sim import generate_bag
 
     seed, modality = job
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     generate_bag(seed, modality=modality)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _rate(seeds: list[int], modality: str, workers: int) -> tuple[float, float]:
-    """(bags/s, median seconds per bag) for ``seeds`` after a warm-up bag per worker."""
+def _rate(seeds: list[int], modality: str, workers: int) -> tuple[float, float, float]:
+    """(bags/s, median wall s per bag, median CPU s per bag) for ``seeds`` after warm-up bags."""
     jobs = [(s, modality) for s in seeds]
     if workers == 1:
         _one((10**9, modality))  # warm caches (spekpy, xraydb, torch import)
@@ -54,7 +54,7 @@ def _rate(seeds: list[int], modality: str, workers: int) -> tuple[float, float]:
             t0 = time.perf_counter()
             per = list(pool.map(_one, jobs))
     wall = time.perf_counter() - t0
-    return len(jobs) / wall, float(np.median(per))
+    return len(jobs) / wall, float(np.median([p[0] for p in per])), float(np.median([p[1] for p in per]))
 
 
 def _naive_view(objs, geom, scanner) -> np.ndarray:
@@ -120,10 +120,12 @@ def main() -> int:
     seeds = list(range(args.seed, args.seed + args.bags))
     ct_seeds = list(range(args.seed, args.seed + args.ct_bags))
     res: dict = {}
-    x1, x1_med = _rate(seeds, "xray", 1)
-    xn, _ = _rate(seeds, "xray", args.workers)
-    c1, c1_med = _rate(ct_seeds, "ct", 1)
-    cn, _ = _rate(ct_seeds, "ct", args.workers)
+    load0 = os.getloadavg()[0]
+    x1, x1_med, x_cpu = _rate(seeds, "xray", 1)
+    xn, _, _ = _rate(seeds, "xray", args.workers)
+    c1, c1_med, c_cpu = _rate(ct_seeds, "ct", 1)
+    cn, _, _ = _rate(ct_seeds, "ct", args.workers)
+    cores = os.cpu_count() or 1
     base = _baseline_ratio(seeds[: args.baseline_bags])
     try:
         commit = subprocess.run(
@@ -138,14 +140,19 @@ def main() -> int:
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
             "platform": platform.platform(),
+            "loadavg_1m_at_start": round(load0, 2),
             "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         },
+        "note": "wall-clock rates include other load on the machine; cpu_s_per_bag (1 worker, process time) "
+        "gives idle_machine_estimate = cores / cpu_s_per_bag",
         "commit": commit,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "xray": {
             "bags": len(seeds),
             "bags_per_s_1_worker": round(x1, 3),
             "median_s_per_bag": round(x1_med, 3),
+            "cpu_s_per_bag": round(x_cpu, 3),
+            "idle_machine_estimate_bags_per_s": round(cores / x_cpu, 2),
             f"bags_per_s_{args.workers}_workers": round(xn, 3),
             "target_bags_per_s": 5.0,
         },
@@ -153,6 +160,8 @@ def main() -> int:
             "bags": len(ct_seeds),
             "bags_per_s_1_worker": round(c1, 3),
             "median_s_per_bag": round(c1_med, 3),
+            "cpu_s_per_bag": round(c_cpu, 3),
+            "idle_machine_estimate_bags_per_s": round(cores / c_cpu, 2),
             f"bags_per_s_{args.workers}_workers": round(cn, 3),
             "target_bags_per_s": 1.0,
         },
@@ -162,9 +171,16 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     m = res["machine"]
-    print(f"machine: {m['cpu']} ({m['cores']} cores, 1-min load at end {m['loadavg_1m_at_end']})")
-    print(f"xray: {x1:.2f} bags/s (1 worker), {xn:.2f} bags/s ({args.workers} workers); target 5")
-    print(f"ct:   {c1:.2f} bags/s (1 worker), {cn:.2f} bags/s ({args.workers} workers); target 1")
+    load1 = m["loadavg_1m_at_end"]
+    print(f"machine: {m['cpu']} ({m['cores']} cores, 1-min load {load0:.1f} at start, {load1} at end)")
+    print(
+        f"xray: {x1:.2f} bags/s (1 worker), {xn:.2f} bags/s ({args.workers} workers); target 5; "
+        f"{x_cpu:.3f} CPU s/bag -> ~{cores / x_cpu:.1f} bags/s on {cores} idle cores"
+    )
+    print(
+        f"ct:   {c1:.2f} bags/s (1 worker), {cn:.2f} bags/s ({args.workers} workers); target 1; "
+        f"{c_cpu:.3f} CPU s/bag -> ~{cores / c_cpu:.1f} bags/s on {cores} idle cores"
+    )
     print(
         f"xray render vs naive per-ray monochromatic baseline: {base['speedup']:.1f}x faster "
         f"({base['render_s_per_bag']:.3f} s vs {base['baseline_s_per_bag']:.3f} s per bag)"
