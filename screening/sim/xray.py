@@ -96,7 +96,7 @@ def fold_texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray
 
     Built at a quarter of the resolution (folds are smooth) and upsampled bilinearly.
     """
-    from scipy.ndimage import gaussian_filter, zoom
+    from scipy.ndimage import gaussian_filter
 
     h, w = shape
     h4, w4 = h // 4 + 2, w // 4 + 2
@@ -113,8 +113,20 @@ def fold_texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray
         phase = (np.cos(a) * f) * xx + (np.sin(a) * f) * yy + 2.5 * warp + rng.uniform(0, 2 * np.pi)
         s = np.sin(phase)
         field += 0.45 * (np.exp(-(s * s) / 0.06) - 0.25)
-    field = zoom(field, 4, order=1, prefilter=False)[:h, :w]
-    return np.clip(field, -1.0, 1.0)
+    # bilinear upsampling by 4 as two small matrix products (much faster than ndimage.zoom here)
+    field = _interp_matrix(h, h4) @ field @ _interp_matrix(w, w4).T
+    return np.clip(field, -1.0, 1.0, out=field)
+
+
+def _interp_matrix(n_out: int, n_in: int, factor: int = 4) -> np.ndarray:
+    """``(n_out, n_in)`` float32 linear-interpolation weights: output i samples input at i / factor."""
+    pos = np.arange(n_out, dtype=np.float64) / factor
+    i0 = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
+    frac = (pos - i0).astype(np.float32)
+    m = np.zeros((n_out, n_in), np.float32)
+    m[np.arange(n_out), i0] = 1.0 - frac
+    m[np.arange(n_out), i0 + 1] = frac
+    return m
 
 
 @dataclass
