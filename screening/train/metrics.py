@@ -120,16 +120,19 @@ def choose_thresholds(
 ) -> dict[str, float]:
     """Per class, the highest score threshold whose PD on ``bags`` is at least ``target_pd``.
 
-    A class with no objects, or whose target cannot be met, gets ``floor`` (the lowest reported score).
+    Objects no detection reaches (score below ``floor``, the lowest reported score) cannot be found at
+    any threshold; when they make the target unreachable, the threshold is the one reaching the highest
+    achievable PD (not ``floor``, which would alarm on nearly every bag). No objects: ``floor``.
     """
     out = {}
     for c in classes:
         s, _ = object_scores(bags, c)
-        if s.size == 0:
+        reachable = np.sort(s[s >= floor])[::-1]
+        if reachable.size == 0:
             out[c] = floor
             continue
         k = int(np.ceil(target_pd * s.size))
-        t = float(np.sort(s)[::-1][min(k, s.size) - 1])
+        t = float(reachable[min(k, reachable.size) - 1])
         out[c] = max(floor, t - 1e-6)
     return out
 

@@ -117,3 +117,10 @@ def test_average_precision_matches_pycocotools():
     ref = float(ev.eval["precision"][0, :, 0, 0, 0].mean())
     assert average_precision(bags, "firearm") == pytest.approx(ref, abs=0.02)
     assert np.isnan(average_precision(bags, "drugs"))
+
+
+def test_unreachable_objects_do_not_drag_the_threshold_to_the_floor():
+    miss = ObjRecord("firearm", {"top": (200, 200, 220, 220)})  # nothing points at it
+    bags = [*_bags(), BagRecord("5", (miss,), ())]
+    t = choose_thresholds(bags, ["firearm"], target_pd=0.95)
+    assert t["firearm"] == pytest.approx(0.4, abs=1e-5)  # best achievable PD (2/3), not 0.05
