@@ -48,6 +48,12 @@ def evaluate_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
         value = _num(_get(doc[modality], path))
         met = None if value is None else (value >= limit if op == ">=" else value <= limit)
         out.append({"target": text, "value": value, "met": met})
+    for modality, path, op, limit, text in TARGETS[:5]:
+        lane = doc.get(modality, {}).get("without_png")
+        if lane:
+            value = _num(_get(lane, path))
+            met = None if value is None else (value >= limit if op == ">=" else value <= limit)
+            out.append({"target": f"{text} (JSON+TDR, no PNG)", "value": value, "met": met})
     for modality in ("xray", "ct"):
         if modality not in doc or "baseline" not in doc[modality]:
             continue
@@ -99,7 +105,7 @@ def _perf_cells(s: dict[str, Any], belt_mps: float | None = None) -> list[str]:
 _HEADER = [
     "modality",
     "detector",
-    "workers x threads, batch",
+    "workers x threads, batch, outputs",
     "bags/h",
     "belt m/s",
     "lanes",
@@ -149,7 +155,7 @@ def markdown_summary(doc: dict[str, Any]) -> str:
             best = "**" if s["bags_per_s"] == r.get("bags_per_s") else ""
             pd = [_f(r.get(k)) for k in ("pd", "pd_bag", "pfa_bag")] if best else ["", "", ""]
             name = f"{best}ours ({s['backend']}){best}"
-            setting = f"{s['workers']}x{s['threads']}, {s['batch']}"
+            setting = f"{s['workers']}x{s['threads']}, {s['batch']}{'' if s.get('png', True) else ', no PNG'}"
             lines.append(_row([modality, name, setting, *_perf_cells(s), *pd]))
         b = r.get("baseline")
         if b:

@@ -56,10 +56,15 @@ def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_setting_grid() -> None:
-    assert setting_grid(2, "cpu", 1, quick=True) == [(1, 1, 1)]
-    assert setting_grid(2, "cpu", 1, quick=False) == [(2, 1, 1), (1, 2, 1), (1, 1, 1)]
-    assert setting_grid(1, "cpu", 1, quick=False) == [(1, 1, 1)]
-    assert setting_grid(16, "cuda", 8, quick=False) == [(1, 1, 8), (1, 1, 1)]
+    assert setting_grid(2, "cpu", 1, quick=True) == [(1, 1, 1, True)]
+    assert setting_grid(2, "cpu", 1, quick=False) == [
+        (2, 1, 1, True),
+        (1, 2, 1, True),
+        (1, 1, 1, True),
+        (2, 1, 1, False),
+    ]
+    assert setting_grid(1, "cpu", 1, quick=False, png=False) == [(1, 1, 1, False)]
+    assert setting_grid(16, "cuda", 8, quick=False) == [(1, 1, 8, True), (1, 1, 1, True), (1, 1, 8, False)]
 
 
 def test_cpu_model_and_machine(tmp_path: Path) -> None:
