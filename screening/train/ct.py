@@ -221,6 +221,7 @@ def finish_ct(
         thresholds={c: 0.5 for c in CLASS_NAMES},
         target_pd=cfg.target_pd,
         training={**provenance, "config": asdict(cfg)},
+        reproduce=str(provenance.get("command", "")),
         extra={
             "candidates": asdict(params),
             "score_calibration": "reported scores are mapped piecewise-"

@@ -241,6 +241,7 @@ def finish_xray(
         thresholds={c: 0.5 for c in CLASS_NAMES},
         target_pd=cfg.target_pd,
         training={**provenance, "config": asdict(cfg)},
+        reproduce=str(provenance.get("command", "")),
         extra={
             "stride": int(model.stride),
             "score_calibration": "reported scores are mapped piecewise-linearly "
