@@ -53,13 +53,13 @@ def xray_mass_g(
     y0, y1 = max(0, y0), min(h, y1)
     if x1 <= x0 or y1 <= y0:
         return None
-    att = -np.log(np.clip(high, 1e-4, 1.0))
     pad = max(2, (x1 - x0 + y1 - y0) // 8)
-    ring = att[max(0, y0 - pad) : min(h, y1 + pad), max(0, x0 - pad) : min(w, x1 + pad)].copy()
+    oy, ox = max(0, y0 - pad), max(0, x0 - pad)
+    ring = -np.log(np.clip(high[oy : min(h, y1 + pad), ox : min(w, x1 + pad)], 1e-4, 1.0))
     inner = np.zeros_like(ring, dtype=bool)
-    inner[y0 - max(0, y0 - pad) : y1 - max(0, y0 - pad), x0 - max(0, x0 - pad) : x1 - max(0, x0 - pad)] = True
+    inner[y0 - oy : y1 - oy, x0 - ox : x1 - ox] = True
     bg = float(np.median(ring[~inner])) if (~inner).any() else 0.0
-    excess = np.clip(att[y0:y1, x0:x1] - bg, 0.0, None)
+    excess = np.clip(ring[inner] - bg, 0.0, None)
     px_cm2 = spacing_mm[0] * spacing_mm[1] / 100.0
     return float(excess.sum() * px_cm2 / mass_attenuation_cm2_g(material))
 
