@@ -72,8 +72,7 @@ def _band_components(
     labelled, n = ndimage.label(mask)
     if n == 0:
         return [], labelled
-    idx = np.arange(1, n + 1)
-    counts = ndimage.sum_labels(mask, labelled, idx)
+    counts = np.bincount(labelled.ravel(), minlength=n + 1)[1:]
     voxel_cm3 = float(np.prod(spacing)) / 1000.0
     keep = np.nonzero(counts * voxel_cm3 >= p.min_volume_cm3)[0]
     slices = ndimage.find_objects(labelled)
