@@ -57,7 +57,9 @@ def baseline_input_size(modality: str) -> int:
             d = json.loads(card.read_text())
         except (OSError, ValueError):
             continue
-        shape = (d.get("input_spec") or {}).get("shape")
+        if not isinstance(d, dict) or not isinstance(d.get("input_spec"), dict):
+            continue  # not a model card (e.g. a contact-sheet index)
+        shape = d["input_spec"].get("shape")
         if d.get("modality") == modality and isinstance(shape, list) and len(shape) == 4:
             return int(shape[-1])
     return _FALLBACK_SIZE[modality]

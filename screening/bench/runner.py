@@ -232,6 +232,57 @@ def _belt_doc(belt: BeltModel) -> dict[str, Any]:
     }
 
 
+def _run_baseline(
+    cfg: BenchConfig,
+    modality: str,
+    device: str,
+    bags: list[BenchBag],
+    grid: list[tuple[int, int, int, bool]],
+    belt: BeltModel,
+    best: dict[str, Any],
+    isolate: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The Faster R-CNN baseline on the same bags; returns ``baseline`` and ``speedup_vs_baseline``."""
+    result: dict[str, Any] = {}
+    weights, card = _baseline_weights(cfg, modality, log)
+    base_runs = []
+    # the baseline runs in the default setting (same workers/threads/outputs as our headline default)
+    for workers, threads, batch, png in grid[:1]:
+        size = 128 if cfg.quick else None
+        spec = DetectorSpec("baseline", device, threads, modality, weights=weights, size=size)
+        run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate, png=png)
+        s = summarise_run(run, belt)
+        if run.records:
+            s.update(_scores(bags, run))
+        base_runs.append(s)
+        log(f"{modality} baseline w={workers} t={threads}: {s['bags_per_s']:.2f} bags/s {run.errors or ''}")
+    b = _pick_best(base_runs)
+    result["baseline"] = {
+        **{
+            k: b.get(k)
+            for k in (
+                "bags_per_hour",
+                "bags_per_s",
+                "lanes",
+                "latency_s",
+                "latency_samples_s",
+                "peak_rss_mb",
+            )
+        },
+        **{k: b.get(k, float("nan")) for k in ("pd", "pd_bag", "pfa_bag", "pd_by_label")},
+        "workers": b["workers"],
+        "threads": b["threads"],
+        "stage_mean_s": b["stage_mean_s"],
+        "trained": weights is not None,
+        "training": card,
+        "settings": base_runs,
+    }
+    bbps = b["bags_per_s"]
+    result["speedup_vs_baseline"] = best["bags_per_s"] / bbps if bbps > 0 else float("nan")
+    return result
+
+
 def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
     cores = max(1, len(os.sched_getaffinity(0)))
     t0 = time.perf_counter()
@@ -277,44 +328,11 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
     if best_run.records:
         result.update(_scores(bags, best_run))
     if cfg.baseline:
-        weights, card = _baseline_weights(cfg, modality, log)
-        base_runs = []
-        # the baseline runs in the default setting (same workers/threads/outputs as our headline default)
-        for workers, threads, batch, png in grid[:1]:
-            size = 128 if cfg.quick else None
-            spec = DetectorSpec("baseline", device, threads, modality, weights=weights, size=size)
-            run = measure(bags, spec, workers=workers, batch=batch, isolate=isolate, png=png)
-            s = summarise_run(run, belt)
-            if run.records:
-                s.update(_scores(bags, run))
-            base_runs.append(s)
-            log(
-                f"{modality} baseline w={workers} t={threads}: {s['bags_per_s']:.2f} bags/s "
-                f"{run.errors or ''}"
-            )
-        b = _pick_best(base_runs)
-        result["baseline"] = {
-            **{
-                k: b.get(k)
-                for k in (
-                    "bags_per_hour",
-                    "bags_per_s",
-                    "lanes",
-                    "latency_s",
-                    "latency_samples_s",
-                    "peak_rss_mb",
-                )
-            },
-            **{k: b.get(k, float("nan")) for k in ("pd", "pd_bag", "pfa_bag", "pd_by_label")},
-            "workers": b["workers"],
-            "threads": b["threads"],
-            "stage_mean_s": b["stage_mean_s"],
-            "trained": weights is not None,
-            "training": card,
-            "settings": base_runs,
-        }
-        bbps = b["bags_per_s"]
-        result["speedup_vs_baseline"] = best["bags_per_s"] / bbps if bbps > 0 else float("nan")
+        try:
+            result.update(_run_baseline(cfg, modality, device, bags, grid, belt, best, isolate, log))
+        except Exception as exc:  # a broken baseline must not lose our own figures
+            log(f"{modality} baseline failed: {exc!r}")
+            result["baseline"] = {"error": repr(exc)}
     if cfg.sweep and not cfg.quick:
         result["backends"] = _backend_rows(modality, device, cores, cfg.batch, log)
     result["belt"] = _belt_doc(belt)
