@@ -42,6 +42,29 @@ def _torch_net(card: Any) -> Any:
     return CtCandidateNet(len(FEATURES), len(card.classes) + 1, **kw).eval()
 
 
+def _session_inputs(model_path: str) -> Any:
+    """Input names/shapes of an ONNX file without starting an inference session (no thread pool)."""
+    import onnx
+
+    class _Inp:
+        def __init__(self, name: str, shape: list[Any]) -> None:
+            self.name, self.shape = name, shape
+
+    class _Shapes:
+        def __init__(self, model: Any) -> None:
+            init = {i.name for i in model.graph.initializer}
+            self._inputs = [
+                _Inp(i.name, [d.dim_value or 1 for d in i.type.tensor_type.shape.dim])
+                for i in model.graph.input
+                if i.name not in init
+            ]
+
+        def get_inputs(self) -> list[_Inp]:
+            return self._inputs
+
+    return _Shapes(onnx.load(model_path, load_external_data=False))
+
+
 def _inputs(session: Any, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     feeds = {}
     for inp in session.get_inputs():
@@ -68,22 +91,17 @@ def _sweep_one(model_path: str, device: str, threads: Sequence[int], batches: Se
         torch_err = ""
     except Exception as exc:  # architecture not rebuildable from the card: report it, keep onnxruntime
         net, torch_err = None, f"{exc!r}"
+    # torch first, then onnxruntime: idle onnxruntime pool threads spin-wait for a while after each run
+    # and would steal the cores from torch measured right after them.
+    sessions = {t: None for t in threads}
     for t in threads:
         torch.set_num_threads(t)
-        session = make_session(model_path, device, t)
         for b in batches:
-            feeds = _inputs(session, b, rng)
-            row: dict[str, Any] = {"model": card.name, "threads": t, "batch": b}
-            try:
-                s = time_call(lambda s=session, f=feeds: s.run(None, f))
-                rows.append(
-                    {**row, "backend": "onnxruntime", "ms_per_item": 1000 * s / b, "items_per_s": b / s}
-                )
-            except Exception as exc:  # e.g. an export with a fixed batch of 1
-                rows.append({**row, "backend": "onnxruntime", "error": f"{exc!r}"[:200]})
+            row: dict[str, Any] = {"model": card.name, "threads": t, "batch": b, "backend": "torch"}
             if net is None:
-                rows.append({**row, "backend": "torch", "error": torch_err[:200]})
+                rows.append({**row, "error": torch_err[:200]})
                 continue
+            feeds = _inputs(_session_inputs(model_path), b, rng)
             tensors = [torch.from_numpy(v).to(device) for v in feeds.values()]
 
             def fwd(n: Any = net, x: list = tensors) -> None:
@@ -92,8 +110,16 @@ def _sweep_one(model_path: str, device: str, threads: Sequence[int], batches: Se
                 if device == "cuda":
                     torch.cuda.synchronize()
 
-            s = time_call(fwd)
-            rows.append({**row, "backend": "torch", **_rate(s, b)})
+            rows.append({**row, **_rate(time_call(fwd), b)})
+    for t in threads:
+        sessions[t] = make_session(model_path, device, t)
+        for b in batches:
+            row = {"model": card.name, "threads": t, "batch": b, "backend": "onnxruntime"}
+            feeds = _inputs(sessions[t], b, rng)
+            try:
+                rows.append({**row, **_rate(time_call(lambda s=sessions[t], f=feeds: s.run(None, f)), b)})
+            except Exception as exc:  # e.g. an export with a fixed batch of 1
+                rows.append({**row, "error": f"{exc!r}"[:200]})
     return rows
 
 
