@@ -146,24 +146,24 @@ def render(high: np.ndarray, low: np.ndarray, palette: Palette | None = None) ->
         ratio = dual_energy_ratio(high, low)
         w_mixed = np.clip((ratio - p.ratio_mixed) / p.blend + 0.5, 0.0, 1.0)
         w_metal = np.clip((ratio - p.ratio_metal) / p.blend + 0.5, 0.0, 1.0)
-    organic = np.asarray(p.organic, dtype=np.float32)
-    mixed = np.asarray(p.mixed, dtype=np.float32)
-    metal = np.asarray(p.metal, dtype=np.float32)
-    hue = (
-        organic * (1 - w_mixed)[..., None]
-        + mixed * (w_mixed * (1 - w_metal))[..., None]
-        + metal * w_metal[..., None]
-    )
+    # Per-channel arithmetic on (H, W) planes: avoids several (H, W, 3) float temporaries.
+    w_org = 1.0 - w_mixed
+    w_mix = w_mixed * (1.0 - w_metal)
     t = np.clip(high / max(p.air_level, 1e-3), 0.0, 1.0).astype(np.float32)
     brightness = t**p.gamma
     if p.saturation > 0:
         # Keep some hue even for thin material: consoles boost colour saturation of faint objects.
         brightness = brightness * (1.0 - p.saturation * (1.0 - t) ** 0.25)
     # Thin material fades to white, as on real consoles: mix the hue toward white by transmission.
-    rgb = hue * (1 - brightness[..., None]) + brightness[..., None]
-    rgb *= np.clip(t / max(p.impenetrable, 1e-6), 0.0, 1.0)[..., None] ** 0.5
-    rgb[t < p.impenetrable] = 0.0
-    return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    shade = np.sqrt(np.clip(t / max(p.impenetrable, 1e-6), 0.0, 1.0))
+    shade[t < p.impenetrable] = 0.0
+    dark = 1.0 - brightness
+    out = np.empty((*t.shape, 3), dtype=np.uint8)
+    for c in range(3):
+        hue = p.organic[c] * w_org + p.mixed[c] * w_mix + p.metal[c] * w_metal
+        chan = (hue * dark + brightness) * shade
+        out[..., c] = (np.clip(chan, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return out
 
 
 def to_display(scan: Scan, palette: Palette | None = None) -> np.ndarray:
