@@ -89,7 +89,9 @@ class CtOnnxDetector:
                         box=tuple(float(v) for v in cand.box),
                         mass_g=mass,
                         note_count=notes_from_mass(mass) if label == Label.CURRENCY else None,
-                        density_g_cm3=float(cand.features[1]),
+                        # MHU/1000 is a water-equivalent density: fair for organics, several times
+                        # too high for metals (photoelectric excess), so metals carry none.
+                        density_g_cm3=None if cand.band else float(cand.features[1]),
                         material="metal" if cand.band else "organic",
                         detector=self.name,
                     )
