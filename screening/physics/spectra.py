@@ -25,6 +25,78 @@ ENERGY_EDGES_KEV: np.ndarray = np.array([10.0, 27, 38, 50, 64, 82, 106, 140, 200
 ENERGY_GRID_KEV: np.ndarray = (ENERGY_EDGES_KEV[1:] + ENERGY_EDGES_KEV[:-1]) / 2
 
 
+#: spekpy tungsten spectra at the default 12 degree anode, binned on :data:`ENERGY_EDGES_KEV` (6 significant
+#: digits), for 80-200 kV in 10 kV steps. A spekpy call costs ~0.5 s; the simulator draws kVp per bag, so
+#: without this table every fresh worker process paid it once per kVp. Regenerate with
+#: ``spekpy_table()``; a test checks the table against spekpy.
+SPEKPY_TABLE_ANODE_DEG = 12.0
+SPEKPY_TABLE: dict[int, tuple[float, ...]] = {
+    80: (170824000.0, 86496700.0, 60286900.0, 40831900.0, 14821800.0, 0.0, 0.0, 0.0),
+    90: (173790000.0, 98453400.0, 72980500.0, 58267300.0, 30944500.0, 3024100.0, 0.0, 0.0),
+    100: (174974000.0, 109124000.0, 84988700.0, 76580300.0, 45138900.0, 12869700.0, 0.0, 0.0),
+    110: (174430000.0, 118552000.0, 96398200.0, 96675600.0, 58738700.0, 26899300.0, 586680.0, 0.0),
+    120: (172871000.0, 126856000.0, 107180000.0, 115690000.0, 71328800.0, 39670400.0, 6020640.0, 0.0),
+    130: (170616000.0, 134140000.0, 117401000.0, 135263000.0, 83592200.0, 51004800.0, 15842300.0, 0.0),
+    140: (167874000.0, 140480000.0, 127082000.0, 155351000.0, 95628200.0, 61476100.0, 29049600.0, 0.0),
+    150: (164959000.0, 146015000.0, 136249000.0, 174506000.0, 107073000.0, 71325400.0, 42855000.0, 2172380.0),
+    160: (161631000.0, 150656000.0, 144865000.0, 195359000.0, 118688000.0, 80709800.0, 55427500.0, 7991600.0),
+    170: (
+        158206000.0,
+        154552000.0,
+        152933000.0,
+        215240000.0,
+        129711000.0,
+        89622700.0,
+        67112700.0,
+        16710200.0,
+    ),
+    180: (
+        154823000.0,
+        157807000.0,
+        160491000.0,
+        235287000.0,
+        140502000.0,
+        98122400.0,
+        78190300.0,
+        27814100.0,
+    ),
+    190: (
+        151557000.0,
+        160500000.0,
+        167550000.0,
+        255468000.0,
+        151076000.0,
+        106234000.0,
+        88797900.0,
+        40950100.0,
+    ),
+    200: (
+        148434000.0,
+        162736000.0,
+        174187000.0,
+        274789000.0,
+        161197000.0,
+        114024000.0,
+        99052600.0,
+        55874500.0,
+    ),
+}
+
+
+def spekpy_table(kvps: range = range(80, 210, 10), anode_angle_deg: float = SPEKPY_TABLE_ANODE_DEG) -> dict:
+    """Recompute :data:`SPEKPY_TABLE` from spekpy (slow: ~0.5 s per kVp)."""
+    return {
+        kv: tuple(float(f"{v:.6g}") for v in _spekpy_binned.__wrapped__(kv, anode_angle_deg)) for kv in kvps
+    }
+
+
+@lru_cache(maxsize=16)
+def _binned(kvp: int, anode_angle_deg: float) -> np.ndarray:
+    if anode_angle_deg == SPEKPY_TABLE_ANODE_DEG and kvp in SPEKPY_TABLE:
+        return np.asarray(SPEKPY_TABLE[kvp], dtype=np.float64)
+    return _spekpy_binned(kvp, anode_angle_deg)
+
+
 @lru_cache(maxsize=16)
 def _spekpy_binned(kvp: int, anode_angle_deg: float) -> np.ndarray:
     import spekpy
@@ -53,7 +125,7 @@ def tube_spectrum(
         ``(K,)`` float64 fluence per bin (arbitrary units; only the shape matters).
     """
     kv = int(round(kvp / 10.0) * 10)
-    phi = _spekpy_binned(kv, float(anode_angle_deg)).copy()
+    phi = _binned(kv, float(anode_angle_deg)).copy()
     e = ENERGY_GRID_KEV
     phi *= np.exp(
         -linear_attenuation("aluminium", e) * filter_al_mm - linear_attenuation("copper", e) * filter_cu_mm
