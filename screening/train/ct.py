@@ -13,6 +13,7 @@ import numpy as np
 
 from screening.detect.card import ModelCard
 from screening.detect.ct_candidates import FEATURES, CandidateParams, candidate_inputs, find_candidates
+from screening.train.checkpoint import load_checkpoint, save_checkpoint
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
@@ -134,15 +135,8 @@ def train_ct(
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
     rng = np.random.default_rng(cfg.seed)
-    epoch = 0
     ckpt = work / "checkpoint.pt"
-    if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        epoch = int(state["epoch"])
+    epoch = load_checkpoint(ckpt, model, opt, sched, rng, "epoch")
     log = (work / "train_log.jsonl").open("a")
     t0 = time.time()
     model.train()
@@ -172,15 +166,7 @@ def train_ct(
                 json.dumps({"epoch": epoch, "loss": tot / steps_per_epoch, "s": time.time() - t0}) + "\n"
             )
             log.flush()
-            state = {
-                "model": model.state_dict(),
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "rng": rng.bit_generator.state,
-                "epoch": epoch,
-            }
-            torch.save(state, work / "checkpoint.tmp")
-            (work / "checkpoint.tmp").replace(ckpt)
+            save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch)
     log.close()
     provenance = {**provenance, "train_candidates": {"n": len(labels), "per_class": counts.tolist()}}
     return finish_ct(model, cfg, params, val_bags, provenance)

@@ -14,6 +14,7 @@ import numpy as np
 from screening.detect.card import ModelCard
 from screening.detect.centernet import encode_targets
 from screening.train import augment
+from screening.train.checkpoint import load_checkpoint, save_checkpoint
 from screening.train.data import CLASS_NAMES, SimBag, XraySample, xray_samples
 from screening.train.progress import progress_bar
 
@@ -164,16 +165,8 @@ def train_xray(
         lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, cfg.steps)))),
     )
     rng = np.random.default_rng(cfg.seed)
-    step = 0
     ckpt = work / "checkpoint.pt"
-    if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
+    step = load_checkpoint(ckpt, model, opt, sched, rng, "step")
     log = (work / "train_log.jsonl").open("a")
     model.train()
     t0 = time.time()
@@ -195,16 +188,7 @@ def train_xray(
                 )
                 log.flush()
             if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                state = {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                }
-                torch.save(state, work / "checkpoint.tmp")
-                (work / "checkpoint.tmp").replace(ckpt)
+                save_checkpoint(ckpt, model, opt, sched, rng, "step", step)
     log.close()
     return finish_xray(model, cfg, val_bags, provenance)
 

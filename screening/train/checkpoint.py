@@ -1,0 +1,49 @@
+"""Resumable training checkpoints: model, optimiser, scheduler and RNG states, written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def save_checkpoint(
+    path: Path, model: Any, opt: Any, sched: Any, rng: np.random.Generator, counter: str, value: int
+) -> None:
+    """Write the training state to ``path`` via a temporary file, so a kill never leaves half a checkpoint.
+
+    Args:
+        counter: name of the progress counter (``"step"`` or ``"epoch"``), stored with ``value``.
+    """
+    import torch
+
+    state = {
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        counter: value,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(
+    path: Path, model: Any, opt: Any, sched: Any, rng: np.random.Generator, counter: str
+) -> int:
+    """Restore the state saved by :func:`save_checkpoint` in place; returns the counter (0 if no file)."""
+    if not path.is_file():
+        return 0
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["rng"]
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
+    return int(state[counter])
