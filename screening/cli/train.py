@@ -43,6 +43,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
     p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--no-pretrained", action="store_true", help="x-ray: do not load ImageNet weights")
+    p.add_argument(
+        "--init", metavar="CKPT", default="", help="x-ray: start from the weights of an earlier checkpoint.pt"
+    )
     return p
 
 
@@ -75,6 +78,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     cmd += [f"--lr {args.lr:g}", f"--target-pd {args.target_pd:g}"]
     if args.no_pretrained:
         cmd.append("--no-pretrained")
+    if getattr(args, "init", ""):
+        cmd.append(f"--init {args.init}")
     if args.sim_pixel_mm:
         cmd.append(f"--sim-pixel-mm {args.sim_pixel_mm:g}")
     if args.sim_threat_fraction is not None:
@@ -173,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 target_pd=args.target_pd,
                 threads=args.threads,
                 freeze_blocks=args.freeze_blocks,
+                init=args.init,
             )
             path = train_xray(cfg, train_iter, n_train, val, prov)
         else:

@@ -47,3 +47,24 @@ def load_checkpoint(
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])
     return int(state[counter])
+
+
+def load_weights(path: Path, model: Any) -> None:
+    """Copy only the model weights of a :func:`save_checkpoint` file into ``model`` (fine-tuning start).
+
+    Raises:
+        ScreeningError: ``path`` is missing, is not such a checkpoint, or its weights do not fit ``model``.
+    """
+    import pickle
+
+    import torch
+
+    from screening.errors import ScreeningError
+
+    if not path.is_file():
+        raise ScreeningError(f"{path}: no such checkpoint; expected one written by 'screening train'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, TypeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise ScreeningError(f"{path}: cannot start from this checkpoint: {exc}") from exc

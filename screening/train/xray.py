@@ -14,7 +14,7 @@ import numpy as np
 from screening.detect.card import ModelCard
 from screening.detect.centernet import encode_targets
 from screening.train import augment
-from screening.train.checkpoint import load_checkpoint, save_checkpoint
+from screening.train.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from screening.train.data import CLASS_NAMES, SimBag, XraySample, xray_samples
 from screening.train.progress import progress_bar
 
@@ -41,6 +41,8 @@ class XrayTrainConfig:
         threads: torch threads.
         ckpt_every: steps between checkpoints.
         aug_strength: 0 disables augmentation (tests).
+        init: checkpoint of an earlier run whose model weights start this one (fine-tuning at another
+            size or with fewer frozen blocks); ignored when ``work_dir`` already holds a checkpoint.
     """
 
     out: str
@@ -57,6 +59,7 @@ class XrayTrainConfig:
     threads: int = 2
     ckpt_every: int = 50
     aug_strength: float = 1.0
+    init: str = ""
 
 
 def build_model(cfg: XrayTrainConfig) -> Any:
@@ -167,6 +170,8 @@ def train_xray(
     rng = np.random.default_rng(cfg.seed)
     ckpt = work / "checkpoint.pt"
     step = load_checkpoint(ckpt, model, opt, sched, rng, "step")
+    if step == 0 and cfg.init:
+        load_weights(Path(cfg.init), model)
     log = (work / "train_log.jsonl").open("a")
     model.train()
     t0 = time.time()

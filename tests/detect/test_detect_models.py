@@ -83,6 +83,31 @@ def test_resume_continues_from_checkpoint(tiny_models):
     assert torch.load(root / "wx" / "checkpoint.pt", weights_only=False)["step"] == 4
 
 
+def test_init_copies_weights_and_refuses_bad_checkpoints(tiny_models, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from screening.errors import ScreeningError
+    from screening.train.checkpoint import load_weights
+    from screening.train.xray import build_model
+
+    root, _, _, xcfg = tiny_models
+    ckpt = root / "wx" / "checkpoint.pt"
+    model = build_model(dataclasses.replace(xcfg, size=96))  # another input size: weights still fit
+    load_weights(ckpt, model)
+    saved = torch.load(ckpt, weights_only=False)["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    with pytest.raises(ScreeningError, match="no such checkpoint"):
+        load_weights(tmp_path / "missing.pt", model)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ScreeningError, match=r"junk\.pt"):
+        load_weights(tmp_path / "junk.pt", model)
+    wider = build_model(dataclasses.replace(xcfg, width=32))
+    with pytest.raises(ScreeningError, match="cannot start from this checkpoint"):
+        load_weights(ckpt, wider)
+
+
 def test_torch_onnx_parity_xray():
     import onnxruntime as ort
     import torch
