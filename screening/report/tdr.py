@@ -29,10 +29,11 @@ Mapping from our :class:`~screening.scan.BagReport` to the DICOS v03 TDR IOD
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,52 +250,100 @@ def _abort(report: BagReport, scans: Sequence[Scan]) -> tuple[str, str | None]:
     return "SUCCESS", None
 
 
-def _ref_item(ref: ScanReference) -> Dataset:
-    from pydicom import Dataset
+#: Specific Character Set of the TDR: UTF-8 (bag ids and names may be non-ASCII).
+_CHARSET = "ISO_IR 192"
 
-    item = Dataset()
-    item.ReferencedSOPClassUID = ref.sop_class_uid
-    item.ReferencedSOPInstanceUID = ref.sop_instance_uid
-    return item
+#: An element for :func:`_dataset`: a dictionary keyword, or ``(tag, VR)`` for tags pydicom's
+#: dictionary lacks or gets wrong, with its value.
+_Element = tuple[str | tuple[int, str], object]
+
+
+@functools.cache
+def _tag_vr(keyword: str) -> tuple[int, str]:
+    """``(tag, VR)`` of a DICOM dictionary keyword (looked up once per process)."""
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword!r} is not in pydicom's DICOM dictionary")
+    return tag, dictionary_VR(tag)
+
+
+@functools.cache
+def _encodings() -> list[str]:
+    from pydicom.charset import convert_encodings
+
+    return convert_encodings(_CHARSET)
+
+
+def _dataset(elements: Iterable[_Element]) -> Dataset:
+    """A dataset (or sequence item) of ``(keyword or (tag, VR), value)`` pairs, built cheaply.
+
+    Elements are made with ``DataElement`` directly (no keyword lookup per assignment, no value
+    validation or conversion: every value here is produced by this module as a plain ``str``,
+    ``int``, ``float`` or list of them) and the dataset is marked as already
+    encoded in explicit VR little endian / UTF-8, so that ``dcmwrite`` skips its ambiguous-VR pass
+    (this module writes no ambiguous VR). A TDR with ~50 PTOs had ~1,400 datasets; the generic
+    ``ds.Keyword = value`` path and that pass were most of the writer's time.
+    """
+    from pydicom import Dataset
+    from pydicom.config import IGNORE
+    from pydicom.dataelem import DataElement
+
+    elems = {}
+    for key, value in elements:
+        tag, vr = _tag_vr(key) if isinstance(key, str) else key
+        # Values are already in their final Python form (str, int, float, lists of them), except
+        # sequences, which pydicom turns into its Sequence type.
+        elem = DataElement(tag, vr, value, validation_mode=IGNORE, already_converted=vr != "SQ")
+        elems[elem.tag] = elem
+    encodings = _encodings()
+    ds = Dataset(elems, parent_encoding=encodings)
+    ds.set_original_encoding(False, True, encodings)
+    return ds
+
+
+def _ref_item(ref: ScanReference) -> Dataset:
+    return _dataset(
+        (("ReferencedSOPClassUID", ref.sop_class_uid), ("ReferencedSOPInstanceUID", ref.sop_instance_uid))
+    )
 
 
 def _threat_item(
     pid: int,
     det: Detection,
-    refs: Sequence[ScanReference],
+    refs: Sequence[Dataset],
     policy: Policy,
-    window: tuple[datetime, datetime],
+    window: tuple[str, str, float],
     mass_density: tuple[float, float] | None,
 ) -> tuple[Dataset, bool]:
-    from pydicom import Dataset
-
     base, extents = _roi(det)
-    voxel = Dataset()
-    voxel.ThreatROIBase = base
-    voxel.ThreatROIExtents = extents
-    voxel.ThreatROIBitmap = b""
-    rep = Dataset()
-    rep.ReferencedInstanceSequence = [_ref_item(r) for r in refs]
-    rep.ThreatROIVoxelSequence = [voxel]
+    voxel = _dataset((("ThreatROIBase", base), ("ThreatROIExtents", extents), ("ThreatROIBitmap", b"")))
+    rep: list[_Element] = [("ReferencedInstanceSequence", list(refs)), ("ThreatROIVoxelSequence", [voxel])]
     if mass_density is not None:
-        rep.Mass, rep.Density = mass_density
+        rep += [("Mass", mass_density[0]), ("Density", mass_density[1])]
 
     flag = _FLAG_BY_VERDICT[decide([det], policy)[0]]
-    assessment = Dataset()
-    assessment.ThreatCategory = THREAT_CATEGORY[det.label]
-    assessment.ThreatCategoryDescription = str(det.label)
-    assessment.ATDAbilityAssessment = "SHIELD" if det.label == Label.SHIELD else "NO_INTERFERENCE"
-    assessment.ATDAssessmentFlag = flag
-    assessment.ATDAssessmentProbability = float(det.score)
-
-    item = Dataset()
-    item.PotentialThreatObjectID = pid
-    item.PTORepresentationSequence = [rep]
-    item.ATDAssessmentSequence = [assessment]
-    start, end = window
-    item.add_new(TAG_PTO_PROCESSING_START, "DT", _dt(start))
-    item.add_new(TAG_PTO_PROCESSING_END, "DT", _dt(end))
-    item.add_new(TAG_PTO_PROCESSING_TIME_MS, "FL", (end - start).total_seconds() * 1000.0)
+    assessment = _dataset(
+        (
+            ("ThreatCategory", THREAT_CATEGORY[det.label]),
+            ("ThreatCategoryDescription", str(det.label)),
+            ("ATDAbilityAssessment", "SHIELD" if det.label == Label.SHIELD else "NO_INTERFERENCE"),
+            ("ATDAssessmentFlag", flag),
+            ("ATDAssessmentProbability", float(det.score)),
+        )
+    )
+    start, end, ms = window
+    item = _dataset(
+        (
+            ("PotentialThreatObjectID", pid),
+            ("PTORepresentationSequence", [_dataset(rep)]),
+            ("ATDAssessmentSequence", [assessment]),
+            ((TAG_PTO_PROCESSING_START, "DT"), start),
+            ((TAG_PTO_PROCESSING_END, "DT"), end),
+            ((TAG_PTO_PROCESSING_TIME_MS, "FL"), ms),
+        )
+    )
     return item, flag == "THREAT"
 
 
@@ -306,7 +355,7 @@ def build_tdr(
     policy: Policy | None = None,
 ) -> Dataset:
     """The TDR as a pydicom :class:`~pydicom.dataset.Dataset` (with file meta); see :func:`write_tdr`."""
-    from pydicom import Dataset, FileMetaDataset
+    from pydicom import FileMetaDataset
     from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
     policy = policy or Policy()
@@ -325,80 +374,93 @@ def build_tdr(
     first_meta: Mapping[str, object] = scans[0].meta if scans else {}
     when = _report_time(report)
     total_s = float(report.timings_s.get("total", 0.0) or 0.0)
-    window = (when - timedelta(seconds=max(total_s, 0.0)), when)
+    start = when - timedelta(seconds=max(total_s, 0.0))
+    window = (_dt(start), _dt(when), (when - start).total_seconds() * 1000.0)
     sop_uid = generate_uid()
-
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: bag ids and names may be non-ASCII
-    # SOP Common, General Study, TDR Series, Object of Inspection, General Equipment, Frame of Reference.
-    ds.SOPClassUID = SOP_CLASS_TDR
-    ds.SOPInstanceUID = sop_uid
-    ds.InstanceCreationDate = when.strftime("%Y%m%d")
-    ds.InstanceCreationTime = when.strftime("%H%M%S.%f")
-    ds.StudyInstanceUID = study_uid
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = when.strftime("%Y%m%d")
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = when.strftime("%H%M%S.%f")
-    ds.StudyID = _lo(report.bag_id, 16)
-    ds.Modality = "TDR"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.PatientID = _lo(report.bag_id)
-    ds.IssuerOfPatientID = _lo(str(first_meta.get("IssuerOfPatientID") or "unknown"))
-    ds.TypeOfPatientID = "TEXT"
-    ds.OOIType = "BAGGAGE"
-    ds.Manufacturer = _lo(algorithm[0])
-    ds.ManufacturerModelName = _lo(algorithm[0])
-    ds.SoftwareVersions = _lo(algorithm[1])
-    # Type 2 equipment attributes: the scanner's where the scan carried them, else empty.
-    for keyword in _EQUIPMENT_TYPE2:
-        setattr(ds, keyword, str(first_meta.get(keyword, "")))
-    ds.FrameOfReferenceUID = refs[0].frame_of_reference_uid if refs else fallback.frame_of_reference_uid
-    ds.PositionReferenceIndicator = ""
-    ds.InstanceNumber = 1
-    # Threat Detection Report module.
-    ds.TDRType = "MACHINE"
-    ds.ThreatDetectionAlgorithmAndVersion = [
-        _lo(algorithm[0]),
-        _lo(algorithm[1]),
-        *(_lo(f"-{name}={version}") for name, version in sorted(report.model_versions.items())),
-    ]
-    ds.AlarmDecision = ALARM_DECISION[report.verdict]
-    ds.AlarmDecisionTime = _dt(when)
-    abort_flag, abort_reason = _abort(report, scans)
-    ds.AbortFlag = abort_flag
-    if abort_reason:
-        ds.AbortReason = abort_reason
-    ds.TotalProcessingTime = total_s * 1000.0
-    # DICOS v03 encodes Image Scale Representation as FD (pydicom's dictionary says DS, which the
-    # reference toolkit reads as 0 and rejects). 1.0: ROI coordinates are in the image's own pixels.
-    ds.add_new(TAG_IMAGE_SCALE_REPRESENTATION, "FD", 1.0)
-    ds.DICOSVersion = "V03"
-    ds.ScanType = "OPERATIONAL"
-    ds.AcquisitionStatus = "SUCCESSFUL"
-    ds.AdditionalScreeningPerformed = "NO"
+    date, time_of_day = when.strftime("%Y%m%d"), when.strftime("%H%M%S.%f")
 
     threats, n_alarm = [], 0
     ct_scans = [scan for scan in scans if scan.modality == Modality.CT]
     for pid, det in enumerate(report.detections):
         mass_density = _mass_density(det, ct_scans[0] if ct_scans else None)
-        item, alarming = _threat_item(pid, det, _pto_refs(det, refs, fallback), policy, window, mass_density)
+        pto_refs = [_ref_item(r) for r in _pto_refs(det, refs, fallback)]
+        item, alarming = _threat_item(pid, det, pto_refs, policy, window, mass_density)
         threats.append(item)
         n_alarm += alarming
-    ds.ThreatSequence = threats
-    ds.NumberOfTotalObjects = len(threats)
-    ds.NumberOfAlarmObjects = n_alarm
 
-    series: dict[str, Dataset] = {}
+    series: dict[str, list[Dataset]] = {}
     for ref in refs:
-        if ref.series_instance_uid not in series:
-            entry = Dataset()
-            entry.SeriesInstanceUID = ref.series_instance_uid
-            entry.ReferencedInstanceSequence = []
-            series[ref.series_instance_uid] = entry
-        series[ref.series_instance_uid].ReferencedInstanceSequence.append(_ref_item(ref))
+        series.setdefault(ref.series_instance_uid, []).append(_ref_item(ref))
+    abort_flag, abort_reason = _abort(report, scans)
+
+    elements: list[_Element] = [
+        ("SpecificCharacterSet", _CHARSET),
+        # SOP Common, General Study, TDR Series, Object of Inspection, General Equipment, Frame of Reference.
+        ("SOPClassUID", SOP_CLASS_TDR),
+        ("SOPInstanceUID", sop_uid),
+        ("InstanceCreationDate", date),
+        ("InstanceCreationTime", time_of_day),
+        ("StudyInstanceUID", study_uid),
+        ("StudyDate", date),
+        ("SeriesDate", date),
+        ("ContentDate", date),
+        ("StudyTime", time_of_day),
+        ("SeriesTime", time_of_day),
+        ("ContentTime", time_of_day),
+        ("StudyID", _lo(report.bag_id, 16)),
+        ("Modality", "TDR"),
+        ("SeriesInstanceUID", generate_uid()),
+        ("PatientID", _lo(report.bag_id)),
+        ("IssuerOfPatientID", _lo(str(first_meta.get("IssuerOfPatientID") or "unknown"))),
+        ("TypeOfPatientID", "TEXT"),
+        ("OOIType", "BAGGAGE"),
+        ("Manufacturer", _lo(algorithm[0])),
+        ("ManufacturerModelName", _lo(algorithm[0])),
+        ("SoftwareVersions", _lo(algorithm[1])),
+        # Type 2 equipment attributes: the scanner's where the scan carried them, else empty.
+        *((keyword, str(first_meta.get(keyword, ""))) for keyword in _EQUIPMENT_TYPE2),
+        ("FrameOfReferenceUID", refs[0].frame_of_reference_uid if refs else fallback.frame_of_reference_uid),
+        ("PositionReferenceIndicator", ""),
+        ("InstanceNumber", 1),
+        # Threat Detection Report module.
+        ("TDRType", "MACHINE"),
+        (
+            "ThreatDetectionAlgorithmAndVersion",
+            [
+                _lo(algorithm[0]),
+                _lo(algorithm[1]),
+                *(_lo(f"-{name}={version}") for name, version in sorted(report.model_versions.items())),
+            ],
+        ),
+        ("AlarmDecision", ALARM_DECISION[report.verdict]),
+        ("AlarmDecisionTime", _dt(when)),
+        ("AbortFlag", abort_flag),
+        *((("AbortReason", abort_reason),) if abort_reason else ()),
+        ("TotalProcessingTime", total_s * 1000.0),
+        # DICOS v03 encodes Image Scale Representation as FD (pydicom's dictionary says DS, which the
+        # reference toolkit reads as 0 and rejects). 1.0: ROI coordinates are in the image's own pixels.
+        ((TAG_IMAGE_SCALE_REPRESENTATION, "FD"), 1.0),
+        ("DICOSVersion", "V03"),
+        ("ScanType", "OPERATIONAL"),
+        ("AcquisitionStatus", "SUCCESSFUL"),
+        ("AdditionalScreeningPerformed", "NO"),
+        ("ThreatSequence", threats),
+        ("NumberOfTotalObjects", len(threats)),
+        ("NumberOfAlarmObjects", n_alarm),
+        # DICOS names (0008,1110) "Referenced Scans Sequence" and requires it in a TDR.
+        ("ReferencedStudySequence", [_ref_item(ref) for ref in refs]),
+    ]
     if series:  # an empty sequence is invalid (type 1C); no scans means no referenced series
-        ds.ReferencedSeriesSequence = list(series.values())
-    # DICOS names (0008,1110) "Referenced Scans Sequence" and requires it in a TDR.
-    ds.ReferencedStudySequence = [_ref_item(ref) for ref in refs]
+        elements.append(
+            (
+                "ReferencedSeriesSequence",
+                [
+                    _dataset((("SeriesInstanceUID", uid), ("ReferencedInstanceSequence", items)))
+                    for uid, items in series.items()
+                ],
+            )
+        )
+    ds = _dataset(elements)
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SOP_CLASS_TDR
