@@ -71,23 +71,35 @@ class Primitive:
         area = 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
         return float(area * 2.0 * c)
 
+    def local_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Local-frame bounding box ``(lo, hi)``, each ``(3,)`` (cached; kept by :func:`transform`)."""
+        cached = self.__dict__.get("_local_box")
+        if cached is None:
+            a, b, c = self.size
+            if self.kind == "prism":
+                p = np.asarray(self.polygon)
+                lo = np.array([p[:, 0].min(), p[:, 1].min(), -c])
+                hi = np.array([p[:, 0].max(), p[:, 1].max(), c])
+            else:
+                lo, hi = np.array([-a, -b, -c]), np.array([a, b, c])
+            cached = (lo, hi)
+            object.__setattr__(self, "_local_box", cached)
+        return cached
+
     def local_corners(self) -> np.ndarray:
         """The 8 corners of the local bounding box ``(8, 3)``."""
-        a, b, c = self.size
-        if self.kind == "prism":
-            p = np.asarray(self.polygon)
-            lo = np.r_[p.min(axis=0), -c]
-            hi = np.r_[p.max(axis=0), c]
-        else:
-            lo, hi = np.array([-a, -b, -c]), np.array([a, b, c])
+        lo, hi = self.local_box()
         return lo + _UNIT_CORNERS * (hi - lo)
 
     def world_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Axis-aligned bounds ``(lo, hi)`` in the parent frame."""
+        """Axis-aligned bounds ``(lo, hi)`` in the parent frame (of the rotated local bounding box)."""
         cached = self.__dict__.get("_bounds")
         if cached is None:
-            pts = self.local_corners() @ self.rot.T + self.center
-            cached = (pts.min(axis=0), pts.max(axis=0))
+            lo, hi = self.local_box()
+            # box centre moves rigidly; half-extents along the parent axes are |rot| @ half-sizes
+            mid = self.rot @ ((lo + hi) * 0.5) + self.center
+            half = np.abs(self.rot) @ ((hi - lo) * 0.5)
+            cached = (mid - half, mid + half)
             object.__setattr__(self, "_bounds", cached)
         return cached
 
@@ -317,6 +329,8 @@ def box(center, half_sizes, material: str, rot=None, scale: float = 1.0) -> Prim
 
 def transform(p: Primitive, rot: np.ndarray, offset: np.ndarray) -> Primitive:
     """Move a primitive from an object's frame into the parent frame (``x -> rot @ x + offset``)."""
-    return Primitive(
+    out = Primitive(
         p.kind, rot @ p.center + offset, rot @ p.rot, p.size, p.material, p.scale, p.polygon, p._planes
     )
+    object.__setattr__(out, "_local_box", p.local_box())  # a rigid move keeps the local box
+    return out

@@ -170,37 +170,46 @@ def path_lengths(
     mats = {m: i for i, m in enumerate(names)}
     lengths = np.zeros((len(names), h, w), np.float32)
     boxes: dict[int, tuple[float, float, float, float]] = {}
+    parts = [(idx, prim) for idx, obj in enumerate(objects) for prim in obj.parts]
+    blocks = _part_blocks([prim for _, prim in parts], geometry)
+    # One ray per row / column for the whole view; every part takes its block's slices (same values).
+    origins, directions = geometry.rays(0, h, 0, w)
     texture = None
-    for idx, obj in enumerate(objects):
+    may_go_negative: set[int] = set()  # planes where cavities (or deep folds) subtract
+    bb = {idx: [np.inf, np.inf, -np.inf, -np.inf] for idx in range(len(objects))}
+    thr = np.float32(box_threshold_mm)
+    for (idx, prim), (r0, r1, c0, c1) in zip(parts, blocks.tolist(), strict=True):
+        obj = objects[idx]
         if obj.texture > 0 and texture is None:
             texture = fold_texture((h, w), rng)
-        bb = [np.inf, np.inf, -np.inf, -np.inf]
-        want_box = boxes_for is None or idx in boxes_for
-        for prim in obj.parts:
-            block = _part_block(prim, geometry)
-            if block is None:
-                continue
-            r0, r1, c0, c1 = block
-            o, d = geometry.rays(r0, r1, c0, c1)
-            fat, density = _thicken(prim, geometry.pixel_mm)
-            chord = fat.chord_grid(o, d)
-            if density != 1.0:
-                chord *= np.float32(density)
-            if want_box and prim.scale > 0:
-                hit = chord > box_threshold_mm
-                rows = np.flatnonzero(hit.any(axis=1))
-                if rows.size:
-                    cols = np.flatnonzero(hit.any(axis=0))
-                    bb = [min(bb[0], c0 + cols[0]), min(bb[1], r0 + rows[0]),
-                          max(bb[2], c0 + cols[-1] + 1), max(bb[3], r0 + rows[-1] + 1)]  # fmt: skip
-            if prim.scale != 1.0:
-                chord *= np.float32(prim.scale)
-            if obj.texture > 0 and texture is not None:
-                chord *= 1.0 + obj.texture * texture[r0:r1, c0:c1]
-            lengths[mats[prim.material], r0:r1, c0:c1] += chord
-        if np.isfinite(bb[0]):
-            boxes[idx] = (float(bb[0]), float(bb[1]), float(bb[2]), float(bb[3]))
-    np.maximum(lengths, 0.0, out=lengths)  # cavities cancel their shells up to rounding
+        if r1 <= r0 or c1 <= c0:
+            continue
+        fat, density = _thicken(prim, geometry.pixel_mm)
+        chord = fat.chord_grid(origins[c0:c1], directions[r0:r1])
+        if density != 1.0:
+            chord *= np.float32(density)
+        if prim.scale > 0 and (boxes_for is None or idx in boxes_for):
+            rows = np.flatnonzero(chord.max(axis=1) > thr)
+            if rows.size:
+                cols = np.flatnonzero(chord.max(axis=0) > thr)
+                b = bb[idx]
+                b[0], b[1] = min(b[0], c0 + cols[0]), min(b[1], r0 + rows[0])
+                b[2], b[3] = max(b[2], c0 + cols[-1] + 1), max(b[3], r0 + rows[-1] + 1)
+        if prim.scale != 1.0:
+            chord *= np.float32(prim.scale)
+        if obj.texture > 0 and texture is not None:
+            mod = texture[r0:r1, c0:c1] * np.float32(obj.texture)
+            mod += np.float32(1.0)
+            chord *= mod
+        m = mats[prim.material]
+        if prim.scale < 0 or obj.texture > 1.0:
+            may_go_negative.add(m)
+        lengths[m, r0:r1, c0:c1] += chord
+    for idx, b in bb.items():
+        if np.isfinite(b[0]):
+            boxes[idx] = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+    for m in sorted(may_go_negative):  # cavities cancel their shells up to rounding
+        np.maximum(lengths[m], 0.0, out=lengths[m])
     return ViewRender(geometry, names, lengths, boxes)
 
 
@@ -238,17 +247,23 @@ def _thicken(prim: Primitive, pixel_mm: float) -> tuple[Primitive, float]:
 _UNIT_CORNERS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64)
 
 
-def _part_block(prim: Primitive, g: ViewGeometry) -> tuple[int, int, int, int] | None:
-    lo, hi = prim.world_bounds()
-    corners = lo + _UNIT_CORNERS * (hi - lo)
-    rc = g.project(corners)
-    r0 = max(int(np.floor(rc[:, 0].min())), 0)
-    r1 = min(int(np.ceil(rc[:, 0].max())) + 1, g.shape[0])
-    c0 = max(int(np.floor(rc[:, 1].min())), 0)
-    c1 = min(int(np.ceil(rc[:, 1].max())) + 1, g.shape[1])
-    if r1 <= r0 or c1 <= c0:
-        return None
-    return r0, r1, c0, c1
+def _part_blocks(prims: list[Primitive], g: ViewGeometry) -> np.ndarray:
+    """``(N, 4)`` int pixel blocks ``(r0, r1, c0, c1)`` framing each part's projected bounds (clipped).
+
+    Empty blocks (``r1 <= r0`` or ``c1 <= c0``) mean the part is outside the view.
+    """
+    if not prims:
+        return np.zeros((0, 4), np.int64)
+    bounds = np.array([p.world_bounds() for p in prims])  # (N, 2, 3)
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    corners = lo[:, None, :] + _UNIT_CORNERS[None] * (hi - lo)[:, None, :]  # (N, 8, 3)
+    rc = g.project(corners.reshape(-1, 3)).reshape(len(prims), 8, 2)
+    out = np.empty((len(prims), 4), np.int64)
+    out[:, 0] = np.maximum(np.floor(rc[:, :, 0].min(axis=1)), 0)
+    out[:, 1] = np.minimum(np.ceil(rc[:, :, 0].max(axis=1)) + 1, g.shape[0])
+    out[:, 2] = np.maximum(np.floor(rc[:, :, 1].min(axis=1)), 0)
+    out[:, 3] = np.minimum(np.ceil(rc[:, :, 1].max(axis=1)) + 1, g.shape[1])
+    return out
 
 
 def render_view(
