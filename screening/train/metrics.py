@@ -15,6 +15,7 @@ __all__ = [
     "bag_far",
     "choose_thresholds",
     "confusion",
+    "far_budget_thresholds",
     "froc_points",
     "iou",
     "is_hit",
@@ -149,6 +150,32 @@ def bag_far(
         any(d.label in cls and d.score >= thresholds.get(d.label, 1.1) for d in b.detections) for b in clean
     )
     return alarms / len(clean)
+
+
+def far_budget_thresholds(
+    bags: Sequence[BagRecord], classes: Sequence[str], far_max: float = 0.05
+) -> dict[str, float]:
+    """Per class, the lowest threshold at which that class alone alarms on at most ``far_max / len(classes)``
+    of the threat-free bags, so that the bag FAR over all classes is at most ``far_max`` (union bound).
+
+    The counterpart of :func:`choose_thresholds`: it fixes the false-alarm budget the quality bar allows and
+    lets the PD fall where it falls, so a report can state the PD a lane would get at that FAR.
+    No threat-free bags: every threshold is 1.0 (nothing can be said about false alarms).
+    """
+    budget = far_max / max(1, len(classes))
+    clean = [b for b in bags if not b.objects]
+    out: dict[str, float] = {}
+    for c in classes:
+        if not clean:
+            out[c] = 1.0
+            continue
+        # the highest same-class score per clean bag: a threshold above the k-th highest keeps <= k alarms
+        worst = np.sort([max((d.score for d in b.detections if d.label == c), default=0.0) for b in clean])
+        k = int(np.floor(budget * len(clean) + 1e-9))
+        top = worst[::-1]
+        out[c] = float(np.nextafter(top[k], np.inf)) if k < len(top) else 0.0
+        out[c] = min(1.0, max(out[c], 1e-6))
+    return out
 
 
 def froc_points(

@@ -13,6 +13,7 @@ from screening.train.metrics import (
     bag_far,
     choose_thresholds,
     confusion,
+    far_budget_thresholds,
     iou,
     is_hit,
     object_scores,
@@ -59,6 +60,22 @@ def test_bag_far_counts_threat_free_bags_only():
     assert bag_far(_bags(), {"blade": 0.5, "firearm": 0.5}) == pytest.approx(0.5)
     assert bag_far(_bags(), {"blade": 0.8, "firearm": 0.5}) == 0.0
     assert np.isnan(bag_far(_bags()[:2], {"firearm": 0.5}))
+
+
+def test_far_budget_thresholds_keep_the_false_alarms_within_budget():
+    clean = [
+        BagRecord(str(i), (), (DetRecord("blade", s, (0, 0, 5, 5), "top"),))
+        for i, s in enumerate(np.linspace(0.05, 0.95, 20))
+    ]
+    clean += [BagRecord("quiet", (), ())]
+    bags = _bags() + clean  # 23 threat-free bags
+    t = far_budget_thresholds(bags, ["blade"], far_max=0.1)  # one class: 2 of 23 clean bags may alarm
+    assert bag_far(bags, t, ["blade"]) <= 0.1
+    assert bag_far(bags, {"blade": t["blade"] * 0.999}, ["blade"]) > 0.1  # the lowest such threshold
+    six = far_budget_thresholds(bags, ["blade", "firearm", "a", "b", "c", "d"], far_max=0.05)
+    assert six["blade"] > 0.95 and bag_far(bags, six) <= 0.05  # budget split over six classes
+    assert six["firearm"] == pytest.approx(1e-6)  # no firearm false alarm at any threshold
+    assert far_budget_thresholds(_bags()[:2], ["firearm"]) == {"firearm": 1.0}  # no clean bags
 
 
 def test_confusion_rows_and_missed():
