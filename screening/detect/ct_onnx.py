@@ -66,10 +66,10 @@ class CtOnnxDetector:
                 "volume contains NaN/inf voxels; expected finite MHU values", source=scan.source or None
             )
         spacing = tuple(float(s) for s in scan.spacing_mm)
-        cands, labelled = find_candidates(mhu, spacing, self.params)  # type: ignore[arg-type]
+        cands, _ = find_candidates(mhu, spacing, self.params)  # type: ignore[arg-type]
         if not cands:
             return [], np.zeros((0, len(self.labels) + 1), dtype=np.float32)
-        crops, feats = candidate_inputs(mhu, cands, labelled, self.params.crop)
+        crops, feats = candidate_inputs(mhu, cands, crop=self.params.crop)
         logits = self.session.run(None, {"crop": crops, "feats": feats})[0]
         return cands, _softmax(logits)
 

@@ -62,7 +62,9 @@ def _folder_files(folder: Path, limits: ReadLimits) -> list[Path]:
 def _dicom_family(path: Path, limits: ReadLimits) -> str:
     from screening.ingest.dicom_io import SOP_CLASS_FORMATS, open_dataset
 
-    ds = open_dataset(path, limits, header_only=True)
+    ds = open_dataset(path, limits, tags=("SOPClassUID",))  # cheap: skips per-frame sequences
+    if "SOPClassUID" not in ds:  # absent or unparseable: the full header read tells which, precisely
+        ds = open_dataset(path, limits, header_only=True)
     sop = str(ds.get("SOPClassUID", ""))
     fmt = SOP_CLASS_FORMATS.get(sop)
     if fmt is None:

@@ -82,13 +82,17 @@ META_KEYWORDS: tuple[str, ...] = (
 PLACEHOLDER_IDS = frozenset({"", "unknown", "none", "anonymous", "n/a", "na", "0"})
 
 
-def open_dataset(path: Path, limits: ReadLimits, *, header_only: bool = False) -> Any:
+def open_dataset(
+    path: Path, limits: ReadLimits, *, header_only: bool = False, tags: tuple[str, ...] | None = None
+) -> Any:
     """Read a DICOM/DICOS file with pydicom, turning every failure into a :class:`ScreeningError`.
 
     Args:
         path: the file.
         limits: its size is checked against ``limits.max_file_bytes`` before reading.
         header_only: stop before the pixel data (cheap; used to sort and classify files).
+        tags: read only these top-level keywords (cheapest; e.g. ``("SOPClassUID",)`` to classify a
+            file without parsing a large per-frame functional-group sequence).
 
     Returns:
         The ``pydicom.Dataset``.
@@ -108,7 +112,9 @@ def open_dataset(path: Path, limits: ReadLimits, *, header_only: bool = False) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=header_only, force=True)
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=header_only or tags is not None, force=True, specific_tags=tags
+            )
             # Touch every top-level element so that lazily-parsed raw elements fail here, not later.
             for _ in ds:
                 pass
@@ -122,7 +128,7 @@ def open_dataset(path: Path, limits: ReadLimits, *, header_only: bool = False) -
             "corrupt. Re-export it from the scanner.",
             source=source,
         ) from None
-    if len(ds) == 0:
+    if len(ds) == 0 and tags is None:  # with ``tags`` an object may simply lack them
         raise InvalidScanError(
             "no DICOM elements could be read; the file is truncated or corrupt", source=source
         )
@@ -282,7 +288,11 @@ def rescale_per_frame(ds: Any, nframes: int, source: str) -> tuple[np.ndarray, n
     slopes = np.ones(nframes, dtype=np.float64)
     intercepts = np.zeros(nframes, dtype=np.float64)
     rtype = ""
-    for f in range(nframes):
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    # Per-frame rescale is rare (DICOS shares one); without it every frame has the shared/top-level
+    # value, so look it up once instead of walking every frame's functional groups.
+    varies = any("PixelValueTransformationSequence" in item for item in per_frame)
+    for f in range(nframes if varies else min(1, nframes)):
         s = frame_value(ds, "PixelValueTransformationSequence", "RescaleSlope", f)
         i = frame_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", f)
         t = frame_value(ds, "PixelValueTransformationSequence", "RescaleType", f)
@@ -295,6 +305,8 @@ def rescale_per_frame(ds: Any, nframes: int, source: str) -> tuple[np.ndarray, n
             ) from None
         if t:
             rtype = str(t).strip().upper()
+    if not varies and nframes > 1:
+        slopes[1:], intercepts[1:] = slopes[0], intercepts[0]
     if not (np.isfinite(slopes).all() and np.isfinite(intercepts).all()):
         raise InvalidScanError(
             "RescaleSlope/RescaleIntercept hold NaN/inf; expected finite numbers", source=source

@@ -67,8 +67,29 @@ def _frame_energies(ds: Any, nframes: int) -> list[str]:
     return out
 
 
+def _positions(ds: Any, frames: Sequence[int]) -> list[Any]:
+    """ImagePositionPatient of each frame: per-frame group, else shared group / top level (one lookup)."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    fallback: Any = None
+    out = []
+    for f in frames:
+        value = None
+        if f < len(per_frame):
+            for item in per_frame[f].get("PlanePositionSequence") or []:
+                v = item.get("ImagePositionPatient")
+                if v not in (None, ""):
+                    value = v
+                    break
+        if value is None:
+            if fallback is None:
+                fallback = frame_value(ds, "PlanePositionSequence", "ImagePositionPatient", None)
+            value = fallback
+        out.append(value)
+    return out
+
+
 def _stack(ds: Any, values: np.ndarray, frames: Sequence[int], source: str) -> tuple[np.ndarray, tuple, bool]:
-    positions = [frame_value(ds, "PlanePositionSequence", "ImagePositionPatient", f) for f in frames]
+    positions = _positions(ds, frames)
     orientation = frame_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient", frames[0])
     (sy, sx), xy_assumed = pixel_spacing(
         frame_value(ds, "PixelMeasuresSequence", "PixelSpacing", frames[0]), source
@@ -79,7 +100,11 @@ def _stack(ds: Any, values: np.ndarray, frames: Sequence[int], source: str) -> t
     ]
     geom = slice_geometry(positions, orientation, fallbacks, source)
     index = np.asarray(frames)[list(geom.order)]
-    return values[index], (geom.spacing_mm, sy, sx), xy_assumed or geom.assumed
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        stacked = values[index[0] : index[0] + index.size]  # already in order: a view, not a copy
+    else:
+        stacked = values[index]
+    return stacked, (geom.spacing_mm, sy, sx), xy_assumed or geom.assumed
 
 
 def load_ct_volumes(path: Path, limits: ReadLimits, *, fmt: str = "dicos-ct") -> list[CtVolume]:

@@ -83,9 +83,9 @@ def candidate_dataset(
             if bag.ct is None:
                 continue
             mhu = bag.ct.array[0]
-            cands, lab = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
+            cands, _ = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
             if cands:
-                c, f = candidate_inputs(mhu, cands, lab, params.crop)
+                c, f = candidate_inputs(mhu, cands, crop=params.crop)
                 crops.append(c.astype(np.float16))
                 feats.append(f)
                 labels.append(label_candidates([x.box for x in cands], bag.objects))
