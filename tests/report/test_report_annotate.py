@@ -143,3 +143,37 @@ def test_unwritable_destination(xray_scans: list[Scan], clear_report: BagReport,
     (tmp_path / "f").write_text("x")
     with pytest.raises(ScreeningError, match=r"f/x\.png"):
         annotate(xray_scans, clear_report, tmp_path / "f" / "x.png")
+
+
+def _grey_view(h: int, w: int) -> Scan:
+    return Scan(
+        array=np.full((1, h, w), 0.5, np.float32),
+        modality=Modality.XRAY,
+        spacing_mm=(1.0, 1.0),
+        channels=("grey",),
+        bag_id="tags",
+        view="top",
+    )
+
+
+def test_label_tag_on_box_corner_and_repeatable(review_report: BagReport, tmp_path: Path) -> None:
+    blade = LABEL_COLOURS[Label.BLADE]  # dark enough for white ink
+    dets = (
+        Detection(Label.BLADE, 0.42, (50.0, 60.0, 120.0, 90.0), view="top"),
+        Detection(Label.BLADE, 0.42, (190.0, 30.0, 199.0, 40.0), view="top"),  # tag wider than the room left
+    )
+    report = dataclasses.replace(review_report, detections=dets)
+    first = annotate([_grey_view(100, 200)], report, tmp_path / "a.png", min_panel_px=100)
+    again = annotate([_grey_view(100, 200)], report, tmp_path / "b.png", min_panel_px=100)
+    assert first.read_bytes() == again.read_bytes()  # cached tags draw exactly as fresh ones
+    px = _rgb(first)
+    top = int(np.nonzero(np.all(px[:, 8 + 20] == 128, axis=-1))[0][0])  # first row of the (grey) view
+    corner_y = top + 60  # box top edge: 1:1 scale, the panel starts at x = 8
+    assert tuple(px[corner_y + 1, 8 + 80]) == blade  # the box outline
+    tag = px[corner_y - 18 : corner_y, 8 + 50 : 8 + 110]
+    assert _count(tag, blade) > 0.4 * tag.shape[0] * tag.shape[1]  # the tag's background...
+    assert np.any(np.all(tag > 200, axis=-1))  # ... with white text on it
+    assert _count(px[:, : 8 + 50], blade) == 0  # nothing left of the first box
+    right = px[top + 10 : top + 30, 8 : 8 + 200]
+    assert _count(right[:, 120:190], blade) > 100  # the second tag is shifted left to stay inside the panel
+    assert _count(px[:, 8 + 200 :], blade) == 0
