@@ -270,10 +270,11 @@ def _tag_vr(keyword: str) -> tuple[int, str]:
 
 
 @functools.cache
-def _encodings() -> list[str]:
+def _encodings() -> tuple[str, ...]:
+    """Python codecs of :data:`_CHARSET` (converted once per process)."""
     from pydicom.charset import convert_encodings
 
-    return convert_encodings(_CHARSET)
+    return tuple(convert_encodings(_CHARSET))
 
 
 def _dataset(elements: Iterable[_Element]) -> Dataset:
@@ -297,7 +298,7 @@ def _dataset(elements: Iterable[_Element]) -> Dataset:
         # sequences, which pydicom turns into its Sequence type.
         elem = DataElement(tag, vr, value, validation_mode=IGNORE, already_converted=vr != "SQ")
         elems[elem.tag] = elem
-    encodings = _encodings()
+    encodings = list(_encodings())
     ds = Dataset(elems, parent_encoding=encodings)
     ds.set_original_encoding(False, True, encodings)
     return ds
