@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +30,8 @@ FEATURES: tuple[str, ...] = (
     "metal_band",
 )
 
-#: Candidate passes, by band code (``Candidate.band``). Codes >= 1 are metal/mineral passes.
-PASSES: dict[str, int] = {"organic": 0, "metal": 1}
+#: Candidate passes, by band code (``Candidate.band``). Codes 1-3 are metal passes, 0/4/5 organic.
+PASSES: dict[str, int] = {"organic": 0, "metal": 1, "heavy": 2, "cluster": 3, "dense": 4, "split": 5}
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,19 @@ class CandidateParams:
         max_candidates: keep at most this many (priority order: see :func:`find_candidates`).
         crop: side of the cubic crop the classifier reads, in voxels.
         coarse: grouping grid, fine voxels per block side (1 = group on the fine grid).
-        passes: which passes run (keys of :data:`PASSES`).
+        passes: which passes run (keys of :data:`PASSES`): ``organic`` and ``metal`` windows;
+            ``heavy`` metals (block mean above ``heavy_mhu``: iron, brass, lead, but not aluminium);
+            ``cluster`` of small heavy pieces near each other (loose rounds); ``dense`` organics (block
+            mean above ``dense_mhu``: drugs, ivory, dense plastics, apart from water-like food and
+            paper); ``split``: organic components eroded by ``split_erosion`` blocks so that objects
+            touching through thin bridges or sitting in containers come apart.
         duplicate_iou: a candidate whose box overlaps an already kept one this much is dropped.
+        heavy_mhu: heavy-metal threshold (aluminium is ~2700-3500 MHU, steel and brass far above).
+        cluster_mm: centre distances linking small heavy pieces into one cluster (single linkage), one
+            clustering per distance: a box of rounds, or rounds scattered through a lining.
+        cluster_max_cm3: largest piece that can join a cluster (a cartridge is ~0.5-4 cm^3).
+        dense_mhu: lower edge of the dense-organic band (water and most food are ~1000 MHU).
+        split_erosion: erosion, in blocks, of the split pass.
     """
 
     organic_mhu: tuple[float, float] = (700.0, 2600.0)
@@ -60,12 +71,18 @@ class CandidateParams:
     max_candidates: int = 48
     crop: int = 24
     coarse: int = 2
-    passes: tuple[str, ...] = ("organic", "metal")
+    passes: tuple[str, ...] = ("organic", "metal", "heavy", "cluster", "dense", "split")
     duplicate_iou: float = 0.85
+    heavy_mhu: float = 8000.0
+    cluster_mm: tuple[float, ...] = (30.0, 80.0)
+    cluster_max_cm3: float = 4.0
+    dense_mhu: float = 1150.0
+    split_erosion: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "organic_mhu", tuple(float(v) for v in self.organic_mhu))
         object.__setattr__(self, "passes", tuple(self.passes))
+        object.__setattr__(self, "cluster_mm", tuple(float(v) for v in self.cluster_mm))
         bad = [p for p in self.passes if p not in PASSES]
         if bad:
             raise ValueError(f"unknown candidate pass(es) {bad}; expected some of {sorted(PASSES)}")
@@ -82,7 +99,7 @@ class Candidate:
 
     Attributes:
         box: voxel box ``(x0, y0, z0, x1, y1, z1)`` (exclusive upper corner), tight around ``mask``.
-        band: pass code (:data:`PASSES`): 0 organic window, >= 1 metal/mineral.
+        band: pass code (:data:`PASSES`): 1-3 metal passes, 0/4/5 organic passes.
         volume_cm3: volume of its voxels.
         mass_g: sum of voxel densities (MHU/1000, water-equivalent g/cm^3) times voxel volume.
         features: ``float32 (len(FEATURES),)``.
@@ -133,21 +150,75 @@ class _Group:
     mask: np.ndarray
 
 
+def _bbox(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """Bounding box of the true voxels of a 3-D mask, or ``None`` when there are none."""
+    out = []
+    for axis in range(3):
+        nz = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        if nz.size == 0:
+            return None
+        out.append(slice(int(nz[0]), int(nz[-1]) + 1))
+    return tuple(out)  # type: ignore[return-value]
+
+
 def _fine_groups(
-    mhu: np.ndarray, coarse_mask: np.ndarray, fine_lo: float, fine_hi: float, f: int, min_blocks: int
-) -> list[_Group]:
-    """Components of ``coarse_mask``, each as the fine voxels in ``[fine_lo, fine_hi)`` it covers."""
+    mhu: np.ndarray,
+    coarse_mask: np.ndarray,
+    weight_c: np.ndarray,
+    window: tuple[float, float],
+    f: int,
+    min_blocks: int,
+    grow_within: np.ndarray | None = None,
+) -> Iterator[_Group]:
+    """Connected components of ``coarse_mask`` as the fine voxels in ``window`` they cover, heaviest first.
+
+    Components are ordered by their coarse mass (sum of ``weight_c``, the block-mean MHU) and turned
+    into fine voxels only when the caller asks for the next one, so a pass with hundreds of fragments
+    costs little when only its heaviest few are kept.
+
+    Args:
+        mhu: ``(Z, Y, X)`` fine volume in MHU.
+        coarse_mask: ``bool`` block-grid mask of the pass.
+        weight_c: block-mean MHU (for the mass order).
+        window: fine voxels kept: ``window[0] <= mhu < window[1]``.
+        f: fine voxels per block side.
+        min_blocks: smaller components are skipped.
+        grow_within: if given, each component first grows by one block into this coarse mask
+            (undoing an erosion).
+
+    Yields:
+        Tight groups (slice and mask on the fine grid), non-empty.
+    """
     from scipy import ndimage
 
-    labelled, n = ndimage.label(coarse_mask)
-    if n == 0:
-        return []
-    counts = np.bincount(labelled.ravel(), minlength=n + 1)
-    out: list[_Group] = []
-    for k, sl in enumerate(ndimage.find_objects(labelled), start=1):
-        if sl is None or counts[k] < min_blocks:
+    # Label only inside the bounding box of the mask (metal masks are sparse), then shift back.
+    box = _bbox(coarse_mask)
+    if box is None:
+        return
+    labelled, n = ndimage.label(coarse_mask[box])
+    flat = labelled.ravel()
+    counts = np.bincount(flat, minlength=n + 1)
+    mass = np.bincount(flat, weights=np.clip(weight_c[box], 0.0, None).ravel(), minlength=n + 1)
+    slices = ndimage.find_objects(labelled)
+    for k in np.argsort(-mass[1:], kind="stable") + 1:
+        if counts[k] < min_blocks:
             continue
-        own_c = labelled[sl] == k
+        sl = slices[k - 1]
+        own_sub = labelled[sl] == k
+        sl = tuple(slice(s.start + b.start, s.stop + b.start) for s, b in zip(sl, box, strict=True))
+        if grow_within is not None:
+            grown = tuple(
+                slice(max(0, s.start - 1), min(d, s.stop + 1))
+                for s, d in zip(sl, coarse_mask.shape, strict=True)
+            )
+            own_c = np.zeros([g.stop - g.start for g in grown], dtype=bool)
+            own_c[
+                tuple(slice(s.start - g.start, s.stop - g.start) for s, g in zip(sl, grown, strict=True))
+            ] = own_sub
+            own_c = ndimage.binary_dilation(own_c) & grow_within[grown]
+            sl = grown
+        else:
+            own_c = own_sub
         fine = tuple(slice(s.start * f, min(s.stop * f, d)) for s, d in zip(sl, mhu.shape, strict=True))
         if f > 1:
             own_c = own_c.repeat(f, 0).repeat(f, 1).repeat(f, 2)
@@ -155,9 +226,55 @@ def _fine_groups(
                 : fine[0].stop - fine[0].start, : fine[1].stop - fine[1].start, : fine[2].stop - fine[2].start
             ]
         sub = mhu[fine]
-        own = own_c & (sub >= fine_lo) & (sub < fine_hi)
+        own = own_c & (sub >= window[0]) & (sub < window[1])
         if own.any():
-            out.append(_Group(fine, own))  # type: ignore[arg-type]
+            yield _tighten(_Group(fine, own))  # type: ignore[arg-type]
+
+
+def _clusters(
+    groups: Sequence[_Group], spacing: tuple[float, float, float], p: CandidateParams
+) -> list[_Group]:
+    """Groups of small dense objects lying near each other (loose rounds, a handful of coins).
+
+    Small heavy-metal pieces (at most ``p.cluster_max_cm3`` each) whose centres lie within
+    one of ``p.cluster_mm`` of one another (single linkage) form one group when there are at least two.
+    """
+    voxel_cm3 = float(np.prod(spacing)) / 1000.0
+    small = [g for g in groups if g.mask.sum() * voxel_cm3 <= p.cluster_max_cm3]
+    if len(small) < 2:
+        return []
+    centres = np.array(
+        [
+            [
+                (
+                    np.flatnonzero(g.mask.any(axis=tuple(a for a in range(3) if a != ax))).mean()
+                    + g.sl[ax].start
+                )
+                * spacing[ax]
+                for ax in range(3)
+            ]
+            for g in small
+        ]
+    )
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    dist = np.sqrt(((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1))
+    sets: dict[tuple[int, ...], list[_Group]] = {}
+    for d in p.cluster_mm:
+        _, which = connected_components(csr_matrix(dist <= d), directed=False)
+        for c in np.unique(which):
+            idx = tuple(int(i) for i in np.flatnonzero(which == c))
+            if len(idx) >= 2:
+                sets[idx] = [small[i] for i in idx]
+    out = []
+    for gs in sets.values():
+        lo = [min(g.sl[a].start for g in gs) for a in range(3)]
+        hi = [max(g.sl[a].stop for g in gs) for a in range(3)]
+        mask = np.zeros([h - l_ for h, l_ in zip(hi, lo, strict=True)], dtype=bool)
+        for g in gs:
+            mask[tuple(slice(g.sl[a].start - lo[a], g.sl[a].stop - lo[a]) for a in range(3))] |= g.mask
+        out.append(_Group(tuple(slice(l_, h) for l_, h in zip(lo, hi, strict=True)), mask))  # type: ignore[arg-type]
     return out
 
 
@@ -173,7 +290,7 @@ def _tighten(g: _Group) -> _Group:
 
 
 def _candidate(mhu: np.ndarray, g: _Group, band: int, spacing: tuple[float, float, float]) -> Candidate:
-    g = _tighten(g)
+    """Features of a tightened group."""
     voxel_cm3 = float(np.prod(spacing)) / 1000.0
     n = int(g.mask.sum())
     dens = np.clip(mhu[g.sl][g.mask], 0.0, None) / 1000.0
@@ -189,7 +306,7 @@ def _candidate(mhu: np.ndarray, g: _Group, band: int, spacing: tuple[float, floa
             ext[1],
             ext[2],
             n / float(g.mask.size),
-            float(band >= 1),
+            float(band in (1, 2, 3)),
         ],
         dtype=np.float32,
     )
@@ -215,15 +332,43 @@ def _box_iou(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def _pass_groups(
-    name: str, mhu: np.ndarray, mean_c: np.ndarray, max_c: np.ndarray, p: CandidateParams, min_blocks: int
-) -> list[_Group]:
-    lo, hi = p.organic_mhu
+    mhu: np.ndarray, spacing: tuple[float, float, float], p: CandidateParams
+) -> dict[str, Iterator[_Group]]:
+    """Per pass in ``p.passes``, its fine-voxel groups, heaviest first (lazily)."""
+    from scipy import ndimage
+
+    voxel_cm3 = float(np.prod(spacing)) / 1000.0
     f = p.coarse
-    if name == "organic":
-        return _fine_groups(mhu, (mean_c >= lo) & (mean_c < hi), lo, hi, f, min_blocks)
-    if name == "metal":
-        return _fine_groups(mhu, max_c >= p.metal_mhu, p.metal_mhu, np.inf, f, min_blocks)
-    raise ValueError(f"unknown candidate pass {name!r}; expected one of {sorted(PASSES)}")
+    lo, hi = p.organic_mhu
+    mean_c = block_reduce(mhu, f, "mean")
+    # A coarse block holds f^3 fine voxels; a group needs at least min_volume worth of blocks' voxels.
+    min_blocks = max(1, int(np.floor(p.min_volume_cm3 / (voxel_cm3 * f**3))))
+    organic_c = (mean_c >= lo) & (mean_c < hi)
+    out: dict[str, Iterator[_Group]] = {}
+    if "organic" in p.passes:
+        out["organic"] = _fine_groups(mhu, organic_c, mean_c, (lo, hi), f, min_blocks)
+    if "metal" in p.passes:
+        max_c = block_reduce(mhu, f, "max")
+        out["metal"] = _fine_groups(mhu, max_c >= p.metal_mhu, mean_c, (p.metal_mhu, np.inf), f, min_blocks)
+    if "heavy" in p.passes or "cluster" in p.passes:
+        # Heavy metals (iron, copper/brass, lead: several times aluminium's attenuation), grouped on the block
+        # mean so that rounds touching light-metal clutter (cans, laptop frames) separate from it.
+        heavy = list(_fine_groups(mhu, mean_c >= p.heavy_mhu, mean_c, (p.heavy_mhu, np.inf), f, 1))
+        if "heavy" in p.passes:
+            out["heavy"] = iter(heavy)
+        if "cluster" in p.passes:
+            out["cluster"] = iter(_clusters(heavy, spacing, p))
+    if "dense" in p.passes:
+        # Denser-than-water organics (drugs, dense plastics, ivory) apart from water-like food, gels, paper
+        # and textiles they are packed in or against.
+        dense_c = (mean_c >= p.dense_mhu) & (mean_c < hi)
+        out["dense"] = _fine_groups(mhu, dense_c, mean_c, (lo, hi), f, min_blocks)
+    if "split" in p.passes:
+        # Objects touching through thin bridges (a brick on folded clothes, an item inside a container):
+        # erode, label the cores, grow each core back by one block inside the organic window.
+        cores = ndimage.binary_erosion(organic_c, iterations=p.split_erosion)
+        out["split"] = _fine_groups(mhu, cores, mean_c, (lo, hi), f, min_blocks, grow_within=organic_c)
+    return out
 
 
 def find_candidates(
@@ -233,8 +378,8 @@ def find_candidates(
 
     Each pass in ``params.passes`` yields connected groups of voxels; groups smaller than
     ``params.min_volume_cm3`` are dropped. Passes are taken in turn (round robin), each in order of
-    decreasing mass, so a pass with few small candidates (e.g. metal) is never crowded out by many
-    large organic ones; near-duplicate boxes from different passes are kept once.
+    decreasing (block-grid) mass, so a pass with few small candidates (e.g. metal) is never crowded out
+    by many large organic ones; near-duplicate boxes from different passes are kept once.
 
     Args:
         mhu: ``float32 (Z, Y, X)`` volume in MHU.
@@ -247,29 +392,26 @@ def find_candidates(
     """
     p = params or CandidateParams()
     spacing = (float(spacing_mm[0]), float(spacing_mm[1]), float(spacing_mm[2]))
+    groups = _pass_groups(mhu, spacing, p)
     voxel_cm3 = float(np.prod(spacing)) / 1000.0
-    f = p.coarse
-    mean_c = block_reduce(mhu, f, "mean")
-    max_c = block_reduce(mhu, f, "max") if "metal" in p.passes else mean_c
-    # A coarse block holds f^3 fine voxels; a group needs at least min_volume worth of blocks' voxels.
-    min_blocks = max(1, int(np.floor(p.min_volume_cm3 / (voxel_cm3 * f**3))))
-    per_pass: list[list[Candidate]] = []
-    for name in p.passes:
-        cands = [
-            _candidate(mhu, g, PASSES[name], spacing)
-            for g in _pass_groups(name, mhu, mean_c, max_c, p, min_blocks)
-        ]
-        cands = [c for c in cands if c.volume_cm3 >= p.min_volume_cm3]
-        per_pass.append(sorted(cands, key=lambda c: -c.mass_g))
-    out: list[Candidate] = []
-    depth = 0
-    while len(out) < p.max_candidates and any(depth < len(c) for c in per_pass):
-        for cands in per_pass:
-            if depth < len(cands) and len(out) < p.max_candidates:
-                c = cands[depth]
-                if all(_box_iou(c.box, o.box) < p.duplicate_iou for o in out):
-                    out.append(c)
-        depth += 1
+    passes = [(PASSES[name], groups[name]) for name in p.passes]
+    chosen: list[tuple[int, _Group, tuple[int, ...]]] = []
+    while len(chosen) < p.max_candidates and passes:
+        alive = []
+        for band, it in passes:
+            if len(chosen) >= p.max_candidates:
+                break
+            for g in it:  # this pass's next group that is big enough and not a duplicate
+                if g.mask.sum() * voxel_cm3 < p.min_volume_cm3:
+                    continue
+                z, y, x = g.sl
+                box = (x.start, y.start, z.start, x.stop, y.stop, z.stop)
+                if all(_box_iou(box, o[2]) < p.duplicate_iou for o in chosen):
+                    chosen.append((band, g, box))
+                    alive.append((band, it))
+                    break
+        passes = alive
+    out = [_candidate(mhu, g, band, spacing) for band, g, _ in chosen]
     return out, {}
 
 
