@@ -72,6 +72,28 @@ def material_curves(
     return _curves_cached(key)  # type: ignore[return-value]
 
 
+#: Width (in ``a``) of the lookup cells of :func:`material_index`; every :data:`A_GRID` value is a
+#: multiple of it, so a cell never straddles a grid point and the cell alone names the curve segment.
+_A_CELL = 0.05
+
+
+@lru_cache(maxsize=64)
+def _segment_tables(curves: tuple[tuple[float, ...], ...]) -> tuple[np.ndarray, ...]:
+    """Per-cell ``(base, slope)`` float32 tables of each curve: ``R(a) = base[j] + slope[j] * a``."""
+    grid = np.asarray(A_GRID, np.float64)
+    steps = grid / _A_CELL
+    if not np.allclose(steps, np.round(steps), atol=1e-9):
+        raise ValueError(f"A_GRID values must be multiples of {_A_CELL}; got {A_GRID}")
+    centres = (np.arange(round(float(grid[-1]) / _A_CELL) + 1) + 0.5) * _A_CELL
+    k = np.clip(np.searchsorted(grid, centres, side="right"), 1, len(grid) - 1)
+    out = []
+    for c in curves:
+        c = np.asarray(c, np.float64)
+        slope = (c[k] - c[k - 1]) / (grid[k] - grid[k - 1])
+        out += [(c[k - 1] - slope * grid[k - 1]).astype(np.float32), slope.astype(np.float32)]
+    return tuple(out)
+
+
 def material_index(high: np.ndarray, low: np.ndarray, curves, floor: float = 1e-4) -> np.ndarray:
     """Pseudo-Zeff index per pixel: 0 = like polyethylene, 1 = like aluminium, 2 = like steel.
 
@@ -84,22 +106,27 @@ def material_index(high: np.ndarray, low: np.ndarray, curves, floor: float = 1e-
     Returns:
         ``(H, W)`` float32 index (0 where the pixel is essentially air).
     """
-    # float32 throughout and one shared grid lookup for the three curves (instead of three np.interp
-    # calls in float64): about 3x faster on a 1000 x 700 view, same values to ~1e-6.
+    # float32 throughout; the curves are linear within each _A_CELL-wide cell of a = -ln T_high
+    # (constant outside A_GRID, as np.interp), so one integer cell index replaces a binary search and
+    # six gathers from tiny tables replace three np.interp calls (~5x faster than those on a view).
     f32 = np.float32
-    a_h = -np.log(np.clip(np.asarray(high, f32), f32(floor), f32(1.0)))
-    a_l = -np.log(np.clip(np.asarray(low, f32), f32(floor), f32(1.0)))
-    grid = np.asarray(A_GRID, f32)
-    k = np.clip(np.searchsorted(grid, a_h, side="right"), 1, len(grid) - 1)
-    g0 = grid[k - 1]
-    frac = np.clip((a_h - g0) / (grid[k] - g0), f32(0.0), f32(1.0))
-    r0, r1, r2 = (np.asarray(c, f32)[k - 1] + frac * np.diff(np.asarray(c, f32))[k - 1] for c in curves)
-    air = a_h <= 0.02
+    tables = _segment_tables(tuple(tuple(float(v) for v in c) for c in curves))
+    a_h = np.clip(np.asarray(high, f32), f32(floor), f32(1.0))
+    np.log(a_h, out=a_h)
+    np.negative(a_h, out=a_h)
+    a_l = np.clip(np.asarray(low, f32), f32(floor), f32(1.0))
+    np.log(a_l, out=a_l)
+    np.negative(a_l, out=a_l)
+    a_c = np.clip(a_h, f32(A_GRID[0]), f32(A_GRID[-1]))
+    cell = np.multiply(a_c, f32(1.0 / _A_CELL)).astype(np.intp)
+    np.clip(cell, 0, len(tables[0]) - 1, out=cell)
+    r0, r1, r2 = (tables[2 * i].take(cell) + tables[2 * i + 1].take(cell) * a_c for i in range(3))
     ratio = a_l / np.maximum(a_h, f32(1e-6))
-    idx = np.where(
-        ratio <= r1,
-        (ratio - r0) / np.maximum(r1 - r0, f32(1e-3)),
-        f32(1.0) + (ratio - r1) / np.maximum(r2 - r1, f32(1e-3)),
-    )
-    idx[air] = 0.0
-    return np.clip(idx, -0.5, 3.0).astype(np.float32, copy=False)
+    low_side = ratio - r0
+    low_side /= np.maximum(r1 - r0, f32(1e-3))
+    high_side = ratio - r1
+    high_side /= np.maximum(r2 - r1, f32(1e-3))
+    high_side += f32(1.0)
+    idx = np.where(ratio <= r1, low_side, high_side)
+    idx[a_h <= 0.02] = 0.0  # air
+    return np.clip(idx, -0.5, 3.0, out=idx).astype(np.float32, copy=False)
