@@ -35,6 +35,8 @@ class CtTrainConfig:
         target_pd: PD the validation thresholds are chosen for.
         threads: torch threads.
         candidates: candidate extraction parameters (as a dict of :class:`CandidateParams` fields).
+        background_fraction: share of the background candidates (most of them) drawn afresh each
+            epoch; every contraband candidate is used every epoch. Cuts CPU time per epoch.
     """
 
     out: str
@@ -47,6 +49,7 @@ class CtTrainConfig:
     target_pd: float = 0.95
     threads: int = 2
     candidates: dict[str, Any] = field(default_factory=dict)
+    background_fraction: float = 0.35
 
 
 def label_candidates(
@@ -112,6 +115,8 @@ def train_ct(
 
     from screening.detect.nets import CtCandidateNet
 
+    if not 0.0 < cfg.background_fraction <= 1.0:
+        raise ValueError(f"background_fraction must be in (0, 1]; got {cfg.background_fraction}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     params = CandidateParams(**cfg.candidates)
@@ -128,10 +133,14 @@ def train_ct(
         (work / "ct_candidates.tmp.npz").replace(cache)
     model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
     counts = np.bincount(labels, minlength=len(CLASS_NAMES) + 1).astype(np.float64)
-    weights = torch.tensor(1.0 / np.sqrt(np.maximum(counts, 1.0)), dtype=torch.float32)
+    seen = counts.copy()
+    seen[0] *= cfg.background_fraction  # class weights from what one epoch shows the network
+    weights = torch.tensor(1.0 / np.sqrt(np.maximum(seen, 1.0)), dtype=torch.float32)
     weights = weights / weights.mean()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, int(np.ceil(len(labels) / cfg.batch)))
+    positives, background = np.flatnonzero(labels > 0), np.flatnonzero(labels == 0)
+    n_bg = int(np.ceil(len(background) * cfg.background_fraction))
+    steps_per_epoch = max(1, int(np.ceil((len(positives) + n_bg) / cfg.batch)))
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
     rng = np.random.default_rng(cfg.seed)
@@ -142,7 +151,7 @@ def train_ct(
     model.train()
     with progress_bar("training ct", cfg.epochs, completed=epoch) as advance:
         while epoch < cfg.epochs and len(labels):
-            order = rng.permutation(len(labels))
+            order = rng.permutation(np.concatenate([positives, rng.choice(background, n_bg, replace=False)]))
             tot = 0.0
             for k in range(steps_per_epoch):
                 idx = order[k * cfg.batch : (k + 1) * cfg.batch]
