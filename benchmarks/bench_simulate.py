@@ -2,6 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/bench_simulate.py [--bags 12] [--ct-bags 4] [--workers 2]``.
 Records the numbers with the machine (CPU model, cores, load) in ``benchmarks/results/bench_simulate.json``.
+X-ray is also timed with each bag written as ``screening simulate`` writes it (16-bit PNG pairs,
+pseudo-colour PNGs, truth JSON; ``xray.with_write``), since the command pays for both.
 
 Baseline (same process, same bags): the straightforward renderer — full per-ray chord evaluation
 (every pixel gets its own origin/direction, float64) and a monochromatic Beer–Lambert at the mean
@@ -15,6 +17,7 @@ import json
 import os
 import platform
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,25 +35,33 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _one(job: tuple[int, str]) -> tuple[float, float]:
+def _one(job: tuple[int, str, str | None]) -> tuple[float, float]:
     from screening.sim import generate_bag
+    from screening.sim.export import write_bag
 
-    seed, modality = job
+    seed, modality, out = job
     t0, c0 = time.perf_counter(), time.process_time()
-    generate_bag(seed, modality=modality)
+    bag = generate_bag(seed, modality=modality)
+    if out is not None:
+        write_bag(bag, out)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _rate(seeds: list[int], modality: str, workers: int) -> tuple[float, float, float]:
-    """(bags/s, median wall s per bag, median CPU s per bag) for ``seeds`` after warm-up bags."""
-    jobs = [(s, modality) for s in seeds]
+def _rate(
+    seeds: list[int], modality: str, workers: int, out: str | None = None
+) -> tuple[float, float, float]:
+    """(bags/s, median wall s per bag, median CPU s per bag) for ``seeds`` after warm-up bags.
+
+    With ``out`` each bag is also written there (:func:`screening.sim.export.write_bag`).
+    """
+    jobs = [(s, modality, out) for s in seeds]
     if workers == 1:
-        _one((10**9, modality))  # warm caches (spekpy, xraydb, torch import)
+        _one((10**9, modality, out))  # warm caches (spekpy, xraydb, torch import)
         t0 = time.perf_counter()
         per = [_one(j) for j in jobs]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_one, [(10**9 + i, modality) for i in range(workers)]))  # warm every worker
+            list(pool.map(_one, [(10**9 + i, modality, out) for i in range(workers)]))  # warm every worker
             t0 = time.perf_counter()
             per = list(pool.map(_one, jobs))
     wall = time.perf_counter() - t0
@@ -123,6 +134,8 @@ def main() -> int:
     load0 = os.getloadavg()[0]
     x1, x1_med, x_cpu = _rate(seeds, "xray", 1)
     xn, _, _ = _rate(seeds, "xray", args.workers)
+    with tempfile.TemporaryDirectory(prefix="bench_simulate_") as tmp:
+        xw1, xw1_med, xw_cpu = _rate(seeds, "xray", 1, tmp)
     c1, c1_med, c_cpu = _rate(ct_seeds, "ct", 1)
     cn, _, _ = _rate(ct_seeds, "ct", args.workers)
     cores = os.cpu_count() or 1
@@ -155,6 +168,13 @@ def main() -> int:
             "idle_machine_estimate_bags_per_s": round(cores / x_cpu, 2),
             f"bags_per_s_{args.workers}_workers": round(xn, 3),
             "target_bags_per_s": 5.0,
+            "with_write": {
+                "what": "generate_bag + write_bag (PNG pairs, pseudo-colour PNGs, truth JSON), 1 worker",
+                "bags_per_s_1_worker": round(xw1, 3),
+                "median_s_per_bag": round(xw1_med, 3),
+                "cpu_s_per_bag": round(xw_cpu, 3),
+                "idle_machine_estimate_bags_per_s": round(cores / xw_cpu, 2),
+            },
         },
         "ct": {
             "bags": len(ct_seeds),
@@ -176,6 +196,10 @@ def main() -> int:
     print(
         f"xray: {x1:.2f} bags/s (1 worker), {xn:.2f} bags/s ({args.workers} workers); target 5; "
         f"{x_cpu:.3f} CPU s/bag -> ~{cores / x_cpu:.1f} bags/s on {cores} idle cores"
+    )
+    print(
+        f"xray with PNG/JSON writing: {xw1:.2f} bags/s (1 worker); "
+        f"{xw_cpu:.3f} CPU s/bag -> ~{cores / xw_cpu:.1f} bags/s on {cores} idle cores"
     )
     print(
         f"ct:   {c1:.2f} bags/s (1 worker), {cn:.2f} bags/s ({args.workers} workers); target 1; "
