@@ -12,6 +12,11 @@ _EPS = 1e-9
 _UNIT_CORNERS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64)
 
 
+def _next(poly: np.ndarray) -> np.ndarray:
+    """Each polygon vertex's successor ``(N, 2)`` (``np.roll(poly, -1, axis=0)``, without its overhead)."""
+    return np.concatenate((poly[1:], poly[:1]))
+
+
 def rotation(yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
     """Rotation matrix ``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (columns = local axes in the parent frame)."""
     a, b, c = np.deg2rad([yaw_deg, pitch_deg, roll_deg])
@@ -50,13 +55,17 @@ class Primitive:
         if self.kind not in ("ellipsoid", "cylinder", "prism"):
             raise ValueError(f"unknown primitive kind {self.kind!r}; valid: ellipsoid, cylinder, prism")
         if self.kind == "prism" and self._planes is None:
+            # plain slicing instead of np.roll / np.c_ (this runs for every prism a bag builds)
             poly = np.asarray(self.polygon, dtype=np.float64)
-            edges = np.roll(poly, -1, axis=0) - poly
-            normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
-            normals /= np.linalg.norm(normals, axis=1, keepdims=True) + _EPS
-            offs = (normals * poly).sum(axis=1)
-            n3 = np.concatenate([np.c_[normals, np.zeros(len(poly))], [[0, 0, 1.0], [0, 0, -1.0]]])
-            d3 = np.concatenate([offs, [self.size[2], self.size[2]]])
+            n = len(poly)
+            edges = _next(poly) - poly
+            n3 = np.zeros((n + 2, 3))
+            n3[:n, 0], n3[:n, 1] = edges[:, 1], -edges[:, 0]
+            n3[:n, :2] /= np.linalg.norm(n3[:n, :2], axis=1, keepdims=True) + _EPS
+            n3[n, 2], n3[n + 1, 2] = 1.0, -1.0
+            d3 = np.empty(n + 2)
+            d3[:n] = (n3[:n, :2] * poly).sum(axis=1)
+            d3[n:] = self.size[2]
             object.__setattr__(self, "_planes", (n3, d3))
 
     # ------------------------------------------------------------------ geometry
@@ -68,7 +77,8 @@ class Primitive:
         if self.kind == "cylinder":
             return np.pi * a * a * 2.0 * c
         p = np.asarray(self.polygon)
-        area = 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
+        nxt = _next(p)
+        area = 0.5 * abs(np.dot(p[:, 0], nxt[:, 1]) - np.dot(p[:, 1], nxt[:, 0]))
         return float(area * 2.0 * c)
 
     def local_box(self) -> tuple[np.ndarray, np.ndarray]:
@@ -168,23 +178,27 @@ class Primitive:
         enter = np.full((h, w), -np.inf, np.float32)
         exit_ = np.full((h, w), np.inf, np.float32)
         t = np.empty((h, w), np.float32)
+        negs = nd < 0  # (H, F)
+        # Directions vary monotonically across a fan, so each face's sign changes at most once: use
+        # contiguous row ranges (views, no copies); fall back to masks otherwise.
+        changes = negs[1:] != negs[:-1]
+        n_flips = changes.sum(axis=0).tolist()
+        first_flip = changes.argmax(axis=0).tolist() if h > 1 else [0] * normals.shape[0]
+        neg0 = negs[0].tolist()
         for f in range(normals.shape[0]):
             np.multiply(inv[:, f : f + 1], rem[None, :, f], out=t)
-            neg = nd[:, f] < 0
-            # Directions vary monotonically across a fan, so the sign changes at most once: use
-            # contiguous row ranges (views, no copies); fall back to masks otherwise.
-            flips = np.flatnonzero(neg[1:] != neg[:-1])
-            if flips.size == 0:
-                if neg[0]:
+            if n_flips[f] == 0:
+                if neg0[f]:
                     np.maximum(enter, t, out=enter)
                 else:
                     np.minimum(exit_, t, out=exit_)
-            elif flips.size == 1:
-                k = int(flips[0]) + 1
-                a, b = (slice(0, k), slice(k, None)) if neg[0] else (slice(k, None), slice(0, k))
+            elif n_flips[f] == 1:
+                k = first_flip[f] + 1
+                a, b = (slice(0, k), slice(k, None)) if neg0[f] else (slice(k, None), slice(0, k))
                 np.maximum(enter[a], t[a], out=enter[a])
                 np.minimum(exit_[b], t[b], out=exit_[b])
             else:
+                neg = negs[:, f]
                 enter[neg] = np.maximum(enter[neg], t[neg])
                 exit_[~neg] = np.minimum(exit_[~neg], t[~neg])
         exit_ -= enter
@@ -325,7 +339,8 @@ def cylinder(
 def prism(center, polygon, half_thickness: float, material: str, rot=None, scale: float = 1.0) -> Primitive:
     """Convex polygon (local xy, mm, any winding) extruded ±``half_thickness`` along local z."""
     p = np.asarray(polygon, dtype=np.float64)
-    area2 = np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1))
+    nxt = _next(p)
+    area2 = np.dot(p[:, 0], nxt[:, 1]) - np.dot(p[:, 1], nxt[:, 0])
     if area2 < 0:
         p = p[::-1]
     return _prim("prism", center, rot, (0.0, 0.0, half_thickness), material, scale, p)

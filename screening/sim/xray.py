@@ -234,9 +234,13 @@ def _thicken(prim: Primitive, pixel_mm: float) -> tuple[Primitive, float]:
     if prim.kind == "prism":
         if a2 >= half:
             return prim, 1.0
+        normals, offs = prim._planes  # type: ignore[misc]
+        offs = offs.copy()
+        offs[-2:] = half  # same faces, thicker slab (saves recomputing the polygon's planes)
         new = Primitive(
-            prim.kind, prim.center, prim.rot, (a0, a1, half), prim.material, prim.scale, prim.polygon
-        )
+            prim.kind, prim.center, prim.rot, (a0, a1, half), prim.material, prim.scale, prim.polygon,
+            (normals, offs),
+        )  # fmt: skip
         return new, a2 / half
     if prim.kind == "cylinder":
         if a0 >= half:
