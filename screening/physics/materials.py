@@ -13,6 +13,7 @@ __all__ = [
     "Material",
     "get_material",
     "linear_attenuation",
+    "mass_attenuation_xraydb",
     "mu_table",
 ]
 
@@ -155,17 +156,36 @@ def get_material(name: str) -> Material:
         raise KeyError(f"unknown material {name!r}; valid: {', '.join(sorted(MATERIALS))}") from None
 
 
-@lru_cache(maxsize=512)
-def _mass_attenuation_cached(name: str, energies_kev: tuple[float, ...]) -> np.ndarray:
+@lru_cache(maxsize=1024)
+def _formula_mass_attenuation(formula: str, energies_kev: tuple[float, ...]) -> np.ndarray:
+    """xraydb mass attenuation (cm²/g) of one compound; cached, as many materials share compounds."""
     import xraydb
 
-    mat = get_material(name)
     e_ev = np.asarray(energies_kev, dtype=np.float64) * 1e3
-    out = np.zeros_like(e_ev)
+    # density=1 g/cm³ makes material_mu return the mass attenuation coefficient in cm²/g.
+    return np.asarray(xraydb.material_mu(formula, e_ev, density=1.0), dtype=np.float64)
+
+
+def mass_attenuation_xraydb(name: str, energies_kev: tuple[float, ...]) -> np.ndarray:
+    """Mass attenuation coefficient (cm²/g) of a material from xraydb: ``(K,)`` float64.
+
+    Raises:
+        KeyError: unknown material (the message lists the valid names).
+    """
+    mat = get_material(name)
+    out = np.zeros(len(energies_kev), dtype=np.float64)
     for formula, frac in mat.components:
-        # density=1 g/cm³ makes material_mu return the mass attenuation coefficient in cm²/g.
-        out += frac * np.asarray(xraydb.material_mu(formula, e_ev, density=1.0), dtype=np.float64)
+        out += frac * _formula_mass_attenuation(formula, tuple(energies_kev))
     return out
+
+
+@lru_cache(maxsize=512)
+def _mass_attenuation_cached(name: str, energies_kev: tuple[float, ...]) -> np.ndarray:
+    from screening.physics.attenuation_table import ENERGIES_KEV, MASS_ATTENUATION_CM2_G
+
+    if energies_kev == ENERGIES_KEV and name in MASS_ATTENUATION_CM2_G:
+        return np.array(MASS_ATTENUATION_CM2_G[name], dtype=np.float64)  # = xraydb, tabulated
+    return mass_attenuation_xraydb(name, energies_kev)
 
 
 def linear_attenuation(name: str, energies_kev: Sequence[float] | np.ndarray) -> np.ndarray:
