@@ -175,10 +175,22 @@ class Primitive:
         inv = 1.0 / nd
         rem = (offs[None, :] - o @ normals.T).astype(np.float32)  # (W, F)
         h, w = d.shape[0], o.shape[0]
-        enter = np.full((h, w), -np.inf, np.float32)
-        exit_ = np.full((h, w), np.inf, np.float32)
-        t = np.empty((h, w), np.float32)
         negs = nd < 0  # (H, F)
+        # Faces whose offset is the same for every column (origins move along x only, so e.g. the top
+        # and bottom of an upright box) have t = t(row): fold them into 1-D bounds that seed the grids.
+        flat = (rem.min(axis=0) == rem.max(axis=0)).tolist()
+        enter_row = np.full(h, -np.inf, np.float32)
+        exit_row = np.full(h, np.inf, np.float32)
+        for f in (f for f in range(len(flat)) if flat[f]):
+            t_row = inv[:, f] * rem[0, f]
+            neg = negs[:, f]
+            enter_row[neg] = np.maximum(enter_row[neg], t_row[neg])
+            exit_row[~neg] = np.minimum(exit_row[~neg], t_row[~neg])
+        enter = np.empty((h, w), np.float32)
+        enter[:] = enter_row[:, None]
+        exit_ = np.empty((h, w), np.float32)
+        exit_[:] = exit_row[:, None]
+        t = np.empty((h, w), np.float32)
         # Directions vary monotonically across a fan, so each face's sign changes at most once: use
         # contiguous row ranges (views, no copies); fall back to masks otherwise.
         changes = negs[1:] != negs[:-1]
@@ -186,6 +198,8 @@ class Primitive:
         first_flip = changes.argmax(axis=0).tolist() if h > 1 else [0] * normals.shape[0]
         neg0 = negs[0].tolist()
         for f in range(normals.shape[0]):
+            if flat[f]:
+                continue
             np.multiply(inv[:, f : f + 1], rem[None, :, f], out=t)
             if n_flips[f] == 0:
                 if neg0[f]:

@@ -21,6 +21,8 @@ def _random_parts(rng: np.random.Generator) -> list:
         parts.append(ellipsoid(c, rng.uniform(2, 40, 3), "water", rot))
         parts.append(cylinder(c, rng.uniform(0.5, 15), rng.uniform(1, 60), "steel", rot))
         parts.append(box(c, rng.uniform(0.5, 30, 3), "aluminium", rot))
+        # upright (yaw only): top and bottom faces are the same for every column (the 1-D fast path)
+        parts.append(box(c, rng.uniform(0.5, 30, 3), "abs", rotation(rng.uniform(-30, 30))))
         poly = [(np.cos(a) * 20, np.sin(a) * 12) for a in np.sort(rng.uniform(0, 2 * np.pi, 5))]
         parts.append(prism(c, poly, rng.uniform(0.5, 10), "abs", rot))
     return parts
