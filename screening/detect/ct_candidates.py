@@ -165,7 +165,7 @@ def _fine_groups(
     mhu: np.ndarray,
     coarse_mask: np.ndarray,
     weight_c: np.ndarray,
-    window: tuple[float, float],
+    window: tuple[float, float] | np.ndarray,
     f: int,
     min_blocks: int,
     grow_within: np.ndarray | None = None,
@@ -180,7 +180,8 @@ def _fine_groups(
         mhu: ``(Z, Y, X)`` fine volume in MHU.
         coarse_mask: ``bool`` block-grid mask of the pass.
         weight_c: block-mean MHU (for the mass order).
-        window: fine voxels kept: ``window[0] <= mhu < window[1]``.
+        window: fine voxels kept: ``window[0] <= mhu < window[1]``, or that test precomputed as a
+            ``bool (Z, Y, X)`` mask (shared by passes with the same window).
         f: fine voxels per block side.
         min_blocks: smaller components are skipped.
         grow_within: if given, each component first grows by one block into this coarse mask
@@ -225,8 +226,11 @@ def _fine_groups(
             own_c = own_c[
                 : fine[0].stop - fine[0].start, : fine[1].stop - fine[1].start, : fine[2].stop - fine[2].start
             ]
-        sub = mhu[fine]
-        own = own_c & (sub >= window[0]) & (sub < window[1])
+        if isinstance(window, np.ndarray):
+            own = own_c & window[fine]
+        else:
+            sub = mhu[fine]
+            own = own_c & (sub >= window[0]) & (sub < window[1])
         if own.any():
             yield _tighten(_Group(fine, own))  # type: ignore[arg-type]
 
@@ -344,9 +348,12 @@ def _pass_groups(
     # A coarse block holds f^3 fine voxels; a group needs at least min_volume worth of blocks' voxels.
     min_blocks = max(1, int(np.floor(p.min_volume_cm3 / (voxel_cm3 * f**3))))
     organic_c = (mean_c >= lo) & (mean_c < hi)
+    organic: tuple[float, float] | np.ndarray = (lo, hi)
+    if {"organic", "dense", "split"} & set(p.passes):
+        organic = (mhu >= lo) & (mhu < hi)  # one fine window mask shared by the organic passes
     out: dict[str, Iterator[_Group]] = {}
     if "organic" in p.passes:
-        out["organic"] = _fine_groups(mhu, organic_c, mean_c, (lo, hi), f, min_blocks)
+        out["organic"] = _fine_groups(mhu, organic_c, mean_c, organic, f, min_blocks)
     if "metal" in p.passes:
         max_c = block_reduce(mhu, f, "max")
         out["metal"] = _fine_groups(mhu, max_c >= p.metal_mhu, mean_c, (p.metal_mhu, np.inf), f, min_blocks)
@@ -362,12 +369,12 @@ def _pass_groups(
         # Denser-than-water organics (drugs, dense plastics, ivory) apart from water-like food, gels, paper
         # and textiles they are packed in or against.
         dense_c = (mean_c >= p.dense_mhu) & (mean_c < hi)
-        out["dense"] = _fine_groups(mhu, dense_c, mean_c, (lo, hi), f, min_blocks)
+        out["dense"] = _fine_groups(mhu, dense_c, mean_c, organic, f, min_blocks)
     if "split" in p.passes:
         # Objects touching through thin bridges (a brick on folded clothes, an item inside a container):
         # erode, label the cores, grow each core back by one block inside the organic window.
         cores = ndimage.binary_erosion(organic_c, iterations=p.split_erosion)
-        out["split"] = _fine_groups(mhu, cores, mean_c, (lo, hi), f, min_blocks, grow_within=organic_c)
+        out["split"] = _fine_groups(mhu, cores, mean_c, organic, f, min_blocks, grow_within=organic_c)
     return out
 
 
