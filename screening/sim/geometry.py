@@ -133,15 +133,16 @@ class Primitive:
             r = np.array([a0, a1, a2])
             o2, d2 = o / r, d / r
             qa = (d2 * d2).sum(-1)
-            qb = d2 @ o2.T
-            qc = ((o2 * o2).sum(-1) - 1.0)[None, :]
-            disc = qb * qb
-            disc -= qa[:, None] * qc
-            # the cancellation is over; the rest in float32
-            out = disc.astype(f32)
+            # disc / qa = u^2 - qc with u = qb / sqrt(qa): in place, no (H, W) temporaries
+            u = d2 @ o2.T
+            u *= (1.0 / np.sqrt(qa))[:, None]
+            u *= u
+            u -= ((o2 * o2).sum(-1) - 1.0)[None, :]
+            # the cancellation is over; the rest in float32: chord = 2 sqrt(disc) / qa
+            out = u.astype(f32)
             np.maximum(out, f32(0.0), out=out)
             np.sqrt(out, out=out)
-            out *= (2.0 / qa).astype(f32)[:, None]
+            out *= (2.0 / np.sqrt(qa)).astype(f32)[:, None]
             return out
         if self.kind == "cylinder":
             qa = d[:, 0] ** 2 + d[:, 1] ** 2  # (H,)

@@ -307,7 +307,7 @@ def render_view(
         mu = mu_table(vr.materials, resp.energies_kev)[:, keep].astype(np.float32)  # (M, K)
         flat = vr.lengths.reshape(len(vr.materials), -1)
         # Only rows (detector positions) that see any material need the polychromatic sum.
-        rows = np.flatnonzero(vr.lengths.any(axis=(0, 2)))
+        rows = np.flatnonzero(vr.lengths.max(axis=(0, 2)) > 0)  # lengths are >= 0
         out = np.ones((2, h, w), np.float32)
         if rows.size:
             r0, r1 = int(rows[0]), int(rows[-1]) + 1
@@ -316,7 +316,7 @@ def render_view(
             np.exp(att, out=att)
             weights = np.stack([resp.w_high[keep], resp.w_low[keep]]).astype(np.float32)
             weights /= weights.sum(axis=1, keepdims=True)
-            out[:, r0:r1] = (weights @ att).reshape(2, r1 - r0, w)
+            np.matmul(weights, att, out=out.reshape(2, h * w)[:, r0 * w : r1 * w])
     if noise:
         out = gaussian_filter(
             out, sigma=(0.0, scanner.blur_px, scanner.motion_blur_px), mode="nearest", truncate=2.5
