@@ -200,8 +200,11 @@ def finish_ct(
     card = ModelCard(
         name=out.stem,
         modality="ct",
-        architecture=f"candidates (MHU windows {params.organic_mhu} organic, >= {params.metal_mhu} metal; "
-        f"3-D connected components >= {params.min_volume_cm3} cm^3) classified by a 3-conv 3-D CNN "
+        architecture=f"candidates (passes {', '.join(params.passes)}: MHU windows {params.organic_mhu} "
+        f"organic, >= {params.metal_mhu} metal, >= {params.heavy_mhu} heavy metal, >= {params.dense_mhu} "
+        "dense organic; "
+        f"connected on a {params.coarse}-voxel block grid, >= {params.min_volume_cm3} cm^3, at most "
+        f"{params.max_candidates} taken round robin) classified by a 3-conv 3-D CNN "
         f"(width {cfg.width}) on {params.crop}^3 crops + {len(FEATURES)} physical features",
         classes=CLASS_NAMES,
         input_spec={
@@ -211,7 +214,8 @@ def finish_ct(
             "output": "logits (N, 1 + classes), column 0 background",
         },
         preprocessing="volume channel 0 in MHU; candidates by ct_candidates.find_candidates; "
-        "crop = candidate box + 1 voxel, MHU/1000 clipped to [0, 8] and own mask, resampled to crop^3",
+        "crop = candidate box + 1 voxel, MHU/1000 clipped to [0, 8] and own mask, nearest-voxel "
+        "resampled to crop^3",
         opset=17,
         thresholds={c: 0.5 for c in CLASS_NAMES},
         target_pd=cfg.target_pd,
