@@ -9,6 +9,7 @@ import numpy as np
 
 __all__ = [
     "FEATURES",
+    "METAL_BANDS",
     "PASSES",
     "Candidate",
     "CandidateParams",
@@ -32,6 +33,8 @@ FEATURES: tuple[str, ...] = (
 
 #: Candidate passes, by band code (``Candidate.band``). Codes 1-3 are metal passes, 0/4/5 organic.
 PASSES: dict[str, int] = {"organic": 0, "metal": 1, "heavy": 2, "cluster": 3, "dense": 4, "split": 5}
+#: Band codes of the metal passes (their MHU/1000 is not a density: photoelectric excess).
+METAL_BANDS: frozenset[int] = frozenset({PASSES["metal"], PASSES["heavy"], PASSES["cluster"]})
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,7 @@ def _candidate(mhu: np.ndarray, g: _Group, band: int, spacing: tuple[float, floa
             ext[1],
             ext[2],
             n / float(g.mask.size),
-            float(band in (1, 2, 3)),
+            float(band in METAL_BANDS),
         ],
         dtype=np.float32,
     )

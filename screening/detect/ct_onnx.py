@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from screening.detect.card import read_card
-from screening.detect.ct_candidates import CandidateParams, candidate_inputs, find_candidates
+from screening.detect.ct_candidates import METAL_BANDS, CandidateParams, candidate_inputs, find_candidates
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
 from screening.detect.quantities import notes_from_mass
 from screening.errors import InvalidScanError, UnsupportedFormatError
@@ -77,6 +77,7 @@ class CtOnnxDetector:
         cands, probs = self.probabilities(scan)
         out: list[Detection] = []
         for cand, p in zip(cands, probs, strict=True):
+            metal = cand.band in METAL_BANDS  # dense/split passes (4, 5) are organic
             for j, label in enumerate(self.labels):
                 s = float(p[j + 1])
                 if s < self.min_score:
@@ -91,8 +92,8 @@ class CtOnnxDetector:
                         note_count=notes_from_mass(mass) if label == Label.CURRENCY else None,
                         # MHU/1000 is a water-equivalent density: fair for organics, several times
                         # too high for metals (photoelectric excess), so metals carry none.
-                        density_g_cm3=None if cand.band else float(cand.features[1]),
-                        material="metal" if cand.band else "organic",
+                        density_g_cm3=None if metal else float(cand.features[1]),
+                        material="metal" if metal else "organic",
                         detector=self.name,
                     )
                 )

@@ -74,6 +74,7 @@ def test_dense_pass_separates_a_dense_organic_from_the_water_like_item_it_touche
     cands, _ = find_candidates(vol, SPACING)
     assert _boxes(cands, "organic") == [(6, 10, 10, 30, 30, 30)]
     assert _boxes(cands, "dense") == [(20, 10, 10, 30, 30, 30)]
+    assert all(c.features[FEATURES.index("metal_band")] == 0.0 for c in cands)  # dense is organic
 
 
 def test_split_pass_cuts_a_thin_bridge_between_two_objects():
