@@ -69,6 +69,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     cmd = ["screening train", f"--modality {args.modality}"]
     cmd.append(f"--data {args.data}" if args.data else f"--sim-bags {args.sim_bags}")
     cmd += [f"--seed {args.seed}", f"--val-bags {args.val_bags}", f"--out {args.out}"]
+    if args.work_dir:  # caches in the work dir are reused: the reproduce command must name it
+        cmd.append(f"--work-dir {args.work_dir}")
     if args.modality == "xray":
         cmd += [f"--steps {args.steps}", f"--size {args.size}", f"--freeze-blocks {args.freeze_blocks}"]
     else:
@@ -151,10 +153,16 @@ def run(args: argparse.Namespace) -> int:
     work = args.work_dir or str(Path("out") / "train" / name)
     try:
         if args.data:
-            bags = list(load_bags(args.data, args.modality))
-            n_val = min(args.val_bags, len(bags) // 5)
-            train_iter, val = iter(bags[n_val:]), bags[:n_val]
-            n_train, train_seeds, val_seeds = len(bags) - n_val, [], []
+            import itertools
+
+            # lazily: a resumed run reads its training cache and only decodes the validation bags
+            n_bags = len(list((Path(args.data) / "truth").glob("*.json")))
+            if n_bags == 0:
+                next(load_bags(args.data, args.modality))  # raises the error that names the folder
+            n_val = min(args.val_bags, n_bags // 5)
+            val = list(itertools.islice(load_bags(args.data, args.modality), n_val))
+            train_iter = itertools.islice(load_bags(args.data, args.modality), n_val, None)
+            n_train, train_seeds, val_seeds = n_bags - n_val, [], []
         else:
             n_train = args.sim_bags
             train_seeds = list(range(args.seed, args.seed + n_train))
