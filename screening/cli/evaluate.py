@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             det = CtOnnxDetector(model, threads=args.threads)
         if args.data:
             bags = load_bags(args.data, args.modality)
-            n = 0
+            n = len(list((Path(args.data) / "truth").glob("*.json")))  # bags to come (broken ones skipped)
         else:
             seeds = range(args.seed, args.seed + args.sim_bags)
             bags = sim_bags_parallel(seeds, args.modality, sim_config(args), args.workers)
