@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "run"]
@@ -38,7 +39,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     from screening.cli.train import sim_config, sim_config_dict
     from screening.detect import DEFAULT_MODELS, models_dir
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = compute_metrics(records, args.modality, operating, dict(det.card.thresholds), seconds)
     metrics["model"] = {"path": str(model), "sha256": det.card.sha256}
     metrics["data"] = (
-        {"folder": args.data}
+        _folder_provenance(Path(args.data))
         if args.data
         else {"seeds": f"{args.seed}..{args.seed + args.sim_bags - 1}", "sim_config": sim_config_dict(args)}
     )
@@ -89,3 +89,23 @@ def run(args: argparse.Namespace) -> int:
         write_card(card.replace(metrics={**keep, "summary": summary.splitlines()}), model)
         print(f"updated {model.with_suffix('.json')}")
     return 0
+
+
+def _folder_provenance(folder: Path) -> dict[str, Any]:
+    """Where ``--data`` bags came from: the folder, plus seeds and command from its dataset card if any."""
+    import json
+
+    out: dict[str, Any] = {"folder": str(folder)}
+    try:
+        card = json.loads((folder / "dataset_card.json").read_text())
+    except (OSError, ValueError):
+        return out
+    if isinstance(card, dict):
+        seeds = card.get("seeds")
+        if isinstance(seeds, list) and len(seeds) == 2:
+            out["seeds"] = f"{seeds[0]}..{seeds[1]}"
+        settings = card.get("settings")
+        if isinstance(settings, dict) and settings.get("command"):
+            out["simulate_command"] = settings["command"]
+        out["synthetic"] = bool(card.get("synthetic", False))
+    return out
