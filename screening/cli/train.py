@@ -160,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
             if n_bags == 0:
                 next(load_bags(args.data, args.modality))  # raises the error that names the folder
             n_val = min(args.val_bags, n_bags // 5)
-            val = list(itertools.islice(load_bags(args.data, args.modality), n_val))
-            train_iter = itertools.islice(load_bags(args.data, args.modality), n_val, None)
+            stream = load_bags(args.data, args.modality)
+            val = list(itertools.islice(stream, n_val))
+            train_iter = stream  # the rest, decoded only if the training cache has to be built
             n_train, train_seeds, val_seeds = n_bags - n_val, [], []
         else:
             n_train = args.sim_bags

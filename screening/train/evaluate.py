@@ -109,12 +109,18 @@ def compute_metrics(
         classes: class names.
     """
     raw = raw_thresholds or operating
+    budget = far_budget_thresholds(records, classes, 0.05)
+    at_budget: dict[str, Any] = {}
     per_class: dict[str, Any] = {}
     by_conc: dict[str, list[bool]] = {}
     aps = []
     for c in classes:
         s, conc = object_scores(records, c)
         hits = s >= operating[c]
+        at_budget[c] = {
+            "pd": float((s >= budget[c]).mean()) if s.size else float("nan"),
+            "threshold": budget[c],
+        }
         ap = average_precision(records, c)
         if not np.isnan(ap):
             aps.append(ap)
@@ -136,8 +142,6 @@ def compute_metrics(
     clean = sum(1 for r in records if not r.objects)
     pds = [v["pd"] for v in per_class.values() if v["n"]]
     far = bag_far(records, operating, classes)
-    budget = far_budget_thresholds(records, classes, 0.05)
-    at_budget = {c: float((object_scores(records, c)[0] >= budget[c]).mean()) for c in classes}
     return {
         "modality": modality,
         "bags": len(records),
@@ -154,11 +158,9 @@ def compute_metrics(
         "at_far_budget": {
             "far_max": 0.05,
             "bag_far": bag_far(records, budget, classes),
-            "per_class": {
-                c: {"pd": _nan_if_empty(at_budget[c], records, c), "threshold": budget[c]} for c in classes
-            },
-            "definition": "each class's threshold set so that it alone alarms on <= 0.05/6 of the "
-            "threat-free bags (bag FAR <= 0.05); PD is what the model then finds",
+            "per_class": at_budget,
+            "definition": f"each class's threshold set so that it alone alarms on <= 0.05/{len(classes)} of "
+            "the threat-free bags (bag FAR <= 0.05); PD is what the model then finds",
         },
         "per_concealment": {k: {"pd": float(np.mean(v)), "n": len(v)} for k, v in sorted(by_conc.items())},
         "confusion": {
@@ -191,10 +193,6 @@ def write_metrics(metrics: Mapping[str, Any], records: Sequence[BagRecord], out:
     path = folder / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2, default=_nan_none) + "\n")
     return [path, *plot_all(metrics, records, folder)]
-
-
-def _nan_if_empty(pd: float, records: Sequence[BagRecord], label: str) -> float:
-    return pd if object_scores(records, label)[0].size else float("nan")
 
 
 def _nan_none(x: Any) -> Any:

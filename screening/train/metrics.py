@@ -169,12 +169,12 @@ def far_budget_thresholds(
         if not clean:
             out[c] = 1.0
             continue
-        # the highest same-class score per clean bag: a threshold above the k-th highest keeps <= k alarms
-        worst = np.sort([max((d.score for d in b.detections if d.label == c), default=0.0) for b in clean])
+        # the highest same-class score per clean bag, descending: a threshold just above the (k+1)-th
+        # highest lets at most k clean bags alarm
+        top = -np.sort([-max((d.score for d in b.detections if d.label == c), default=0.0) for b in clean])
         k = int(np.floor(budget * len(clean) + 1e-9))
-        top = worst[::-1]
-        out[c] = float(np.nextafter(top[k], np.inf)) if k < len(top) else 0.0
-        out[c] = min(1.0, max(out[c], 1e-6))
+        t = float(np.nextafter(top[k], np.inf)) if k < len(top) else 0.0
+        out[c] = min(1.0, max(t, 1e-6))
     return out
 
 
