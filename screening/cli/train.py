@@ -10,6 +10,8 @@ __all__ = ["register", "run"]
 EPILOG = """examples:
   screening train --modality xray --sim-bags 1500 --seed 0 --out models/xray_centernet
   screening train --modality ct --data data/sim_ct --out models/ct_candidates --epochs 40
+  screening train --modality xray --stream --workers 14 --device cuda --max-minutes 8 \\
+      --steps 100000 --batch 32 --freeze-blocks 0 --seed 3000000 --out models/xray_centernet
 Re-running the same command resumes from the checkpoint in --work-dir."""
 
 
@@ -25,6 +27,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR", help="bags written by 'screening simulate'")
     src.add_argument("--sim-bags", type=int, metavar="N", help="generate N training bags on the fly")
+    src.add_argument(
+        "--stream",
+        action="store_true",
+        help="x-ray: simulate fresh bags for every batch in --workers processes (no fixed set; for GPUs)",
+    )
     p.add_argument("--seed", type=int, default=0, help="first simulator seed and training seed (default 0)")
     p.add_argument("--val-bags", type=int, default=100, help="validation bags for thresholds (default 100)")
     p.add_argument("--out", required=True, help="model path prefix, e.g. models/xray_centernet")
@@ -40,6 +47,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--freeze-blocks", type=int, default=4, help="x-ray: frozen MobileNetV2 blocks (default 4)"
     )
     p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
+    p.add_argument(
+        "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="x-ray: fix the step count after a timing probe so training ends within this time",
+    )
     p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
     p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--no-pretrained", action="store_true", help="x-ray: do not load ImageNet weights")
@@ -67,7 +83,10 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
     except OSError:
         commit = ""
     cmd = ["screening train", f"--modality {args.modality}"]
-    cmd.append(f"--data {args.data}" if args.data else f"--sim-bags {args.sim_bags}")
+    if args.data:
+        cmd.append(f"--data {args.data}")
+    else:
+        cmd.append("--stream" if getattr(args, "stream", False) else f"--sim-bags {args.sim_bags}")
     cmd += [f"--seed {args.seed}", f"--val-bags {args.val_bags}", f"--out {args.out}"]
     if args.work_dir:  # caches in the work dir are reused: the reproduce command must name it
         cmd.append(f"--work-dir {args.work_dir}")
@@ -77,6 +96,10 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
         cmd += [f"--epochs {args.epochs}"]
     if args.batch:
         cmd.append(f"--batch {args.batch}")
+    if getattr(args, "stream", False):
+        cmd.append(f"--workers {args.workers}")  # the workers share the seeds: part of the data order
+    if getattr(args, "max_minutes", 0.0):
+        cmd.append(f"--max-minutes {args.max_minutes:g}")
     cmd += [f"--lr {args.lr:g}", f"--target-pd {args.target_pd:g}"]
     if args.no_pretrained:
         cmd.append("--no-pretrained")
@@ -152,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     name = Path(args.out).name
     work = args.work_dir or str(Path("out") / "train" / name)
     try:
+        if args.stream and args.modality != "xray":
+            raise ScreeningError("--stream is for --modality xray; CT trains on candidates (use --sim-bags)")
         if args.data:
             import itertools
 
@@ -164,6 +189,12 @@ def run(args: argparse.Namespace) -> int:
             val = list(itertools.islice(stream, n_val))
             train_iter = stream  # the rest, decoded only if the training cache has to be built
             n_train, train_seeds, val_seeds = n_bags - n_val, [], []
+        elif args.stream:  # validation first, training seeds after it without an end
+            n_train, train_seeds = 0, []
+            val_seeds = list(range(args.seed, args.seed + args.val_bags))
+            cfg_sim = sim_config(args)
+            val = _cached_val(Path(work) / "val_bags.pkl", val_seeds, args, cfg_sim)
+            train_iter = iter(())
         else:
             n_train = args.sim_bags
             train_seeds = list(range(args.seed, args.seed + n_train))
@@ -173,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
             train_iter = sim_bags_parallel(train_seeds, args.modality, cfg_sim, args.workers)
         prov = _provenance(args, train_seeds, val_seeds)
         if args.modality == "xray":
-            from screening.train.xray import XrayTrainConfig, train_xray
+            from screening.train.xray import XrayTrainConfig, train_xray, train_xray_stream
 
             cfg = XrayTrainConfig(
                 out=args.out,
@@ -188,8 +219,14 @@ def run(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 freeze_blocks=args.freeze_blocks,
                 init=args.init,
+                device=args.device,
+                max_minutes=args.max_minutes,
+                workers=args.workers,
             )
-            path = train_xray(cfg, train_iter, n_train, val, prov)
+            if args.stream:
+                path = train_xray_stream(cfg, args.seed + args.val_bags, cfg_sim, val, prov)
+            else:
+                path = train_xray(cfg, train_iter, n_train, val, prov)
         else:
             from screening.train.ct import CtTrainConfig, train_ct
 
@@ -202,8 +239,17 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 target_pd=args.target_pd,
                 threads=args.threads,
+                device=args.device,
+                workers=args.workers,
             )
-            path = train_ct(ccfg, train_iter, n_train, val, prov)
+            dataset = None
+            if args.sim_bags and args.workers > 1:  # simulate and extract candidates in the workers
+                from screening.train.ct import candidate_dataset_parallel
+
+                def dataset(params: Any) -> Any:
+                    return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers)
+
+            path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)
     except ScreeningError as exc:
         print(f"screening train: {exc}", file=sys.stderr)
         return 1

@@ -9,12 +9,20 @@ import numpy as np
 
 
 def save_checkpoint(
-    path: Path, model: Any, opt: Any, sched: Any, rng: np.random.Generator, counter: str, value: int
+    path: Path,
+    model: Any,
+    opt: Any,
+    sched: Any,
+    rng: np.random.Generator,
+    counter: str,
+    value: int,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Write the training state to ``path`` via a temporary file, so a kill never leaves half a checkpoint.
 
     Args:
         counter: name of the progress counter (``"step"`` or ``"epoch"``), stored with ``value``.
+        extra: small facts about the run that a resume needs (a fixed step total, seeds used).
     """
     import torch
 
@@ -25,6 +33,7 @@ def save_checkpoint(
         "rng": rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         counter: value,
+        "extra": dict(extra or {}),
     }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,13 @@ from screening.train.checkpoint import load_checkpoint, save_checkpoint
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
-__all__ = ["CtTrainConfig", "candidate_dataset", "label_candidates", "train_ct"]
+__all__ = [
+    "CtTrainConfig",
+    "candidate_dataset",
+    "candidate_dataset_parallel",
+    "label_candidates",
+    "train_ct",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class CtTrainConfig:
         candidates: candidate extraction parameters (as a dict of :class:`CandidateParams` fields).
         background_fraction: share of the background candidates (most of them) drawn afresh each
             epoch; every contraband candidate is used every epoch. Cuts CPU time per epoch.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        workers: processes that simulate bags and extract their candidates (on-the-fly bags only).
     """
 
     out: str
@@ -50,6 +58,8 @@ class CtTrainConfig:
     threads: int = 2
     candidates: dict[str, Any] = field(default_factory=dict)
     background_fraction: float = 0.35
+    device: str = "cpu"
+    workers: int = 1
 
 
 def label_candidates(
@@ -103,14 +113,69 @@ def candidate_dataset(
     return np.concatenate(crops), np.concatenate(feats), np.concatenate(labels)
 
 
+def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, ...] | str | None:
+    """One bag's candidate arrays; ``None`` if it has no candidates; an error text if the simulator failed."""
+    from screening.train.data import sim_bags
+
+    seed, config, params = job
+    bags = list(sim_bags([seed], "ct", config=config))
+    if not bags or bags[0].ct is None:
+        return f"seed {seed}: no CT volume (see the warning above)"
+    mhu = bags[0].ct.array[0]
+    cands, _ = find_candidates(mhu, tuple(bags[0].ct.spacing_mm), params)  # type: ignore[arg-type]
+    if not cands:
+        return None
+    c, f = candidate_inputs(mhu, cands, crop=params.crop)
+    return c.astype(np.float16), f, label_candidates([x.box for x in cands], bags[0].objects)
+
+
+def candidate_dataset_parallel(
+    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`candidate_dataset` of simulated bags, with simulation and extraction in ``workers`` processes.
+
+    Only the crops travel back, not the volumes.
+    """
+    import multiprocessing as mp
+
+    from screening.train.data import FailureGuard
+
+    guard = FailureGuard()
+    parts: list[tuple[np.ndarray, ...]] = []
+    with (
+        mp.get_context("spawn").Pool(max(1, workers)) as pool,
+        progress_bar("simulating CT bags", len(seeds)) as advance,
+    ):
+        for r in pool.imap(_bag_candidates, [(int(s), config, params) for s in seeds], chunksize=1):
+            if isinstance(r, str):
+                guard.failure(r)
+            else:
+                guard.success()
+                if r is not None:
+                    parts.append(r)
+            advance()
+    if not parts:
+        d = params.crop
+        return (
+            np.zeros((0, 2, d, d, d), np.float16),
+            np.zeros((0, len(FEATURES)), np.float32),
+            np.zeros(0, np.int64),
+        )
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
 def train_ct(
     cfg: CtTrainConfig,
     train_bags: Iterable[SimBag],
     n_train: int,
     val_bags: Sequence[SimBag],
     provenance: dict[str, Any],
+    dataset: Callable[[CandidateParams], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
-    """Train the classifier on candidates of ``train_bags``; export; thresholds from ``val_bags``."""
+    """Train the classifier on candidates of ``train_bags``; export; thresholds from ``val_bags``.
+
+    ``dataset``, if given, builds the candidate arrays instead (e.g. :func:`candidate_dataset_parallel`).
+    """
     import torch
 
     from screening.detect.nets import CtCandidateNet
@@ -124,15 +189,27 @@ def train_ct(
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     cache = work / "ct_candidates.npz"
-    if cache.is_file():
+    ckpt = work / "checkpoint.pt"
+    done = _finished_counts(ckpt, cfg.epochs)
+    if done is not None:  # a finished run (e.g. trained elsewhere) needs no candidates to export
+        crops, feats = np.zeros((0, 2, 1, 1, 1), np.float16), np.zeros((0, len(FEATURES)), np.float32)
+        labels = np.zeros(0, np.int64)
+    elif cache.is_file():
         z = np.load(cache)
         crops, feats, labels = z["crops"], z["feats"], z["labels"]
     else:
-        crops, feats, labels = candidate_dataset(train_bags, params, n_train)
+        if dataset is not None:
+            crops, feats, labels = dataset(params)
+        else:
+            crops, feats, labels = candidate_dataset(train_bags, params, n_train)
         np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels)
         (work / "ct_candidates.tmp.npz").replace(cache)
     model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
+    device = _device(cfg.device)
+    model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     counts = np.bincount(labels, minlength=len(CLASS_NAMES) + 1).astype(np.float64)
+    if done is not None:
+        counts = np.asarray(done, dtype=np.float64)
     seen = counts.copy()
     seen[0] *= cfg.background_fraction  # class weights from what one epoch shows the network
     weights = torch.tensor(1.0 / np.sqrt(np.maximum(seen, 1.0)), dtype=torch.float32)
@@ -144,8 +221,8 @@ def train_ct(
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
     rng = np.random.default_rng(cfg.seed)
-    ckpt = work / "checkpoint.pt"
     epoch = load_checkpoint(ckpt, model, opt, sched, rng, "epoch")
+    weights = weights.to(device)
     log = (work / "train_log.jsonl").open("a")
     t0 = time.time()
     model.train()
@@ -160,9 +237,9 @@ def train_ct(
                     crop = crop.flip(2)
                 if rng.random() < 0.5:
                     crop = crop.flip(4)
-                logits = model(crop, torch.from_numpy(feats[idx]))
+                logits = model(crop.to(device), torch.from_numpy(feats[idx]).to(device))
                 loss = torch.nn.functional.cross_entropy(
-                    logits, torch.from_numpy(labels[idx]), weight=weights
+                    logits, torch.from_numpy(labels[idx]).to(device), weight=weights
                 )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -175,10 +252,34 @@ def train_ct(
                 json.dumps({"epoch": epoch, "loss": tot / steps_per_epoch, "s": time.time() - t0}) + "\n"
             )
             log.flush()
-            save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch)
+            save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch, {"counts": counts.tolist()})
     log.close()
+    model.cpu()
     provenance = {**provenance, "train_candidates": {"n": len(labels), "per_class": counts.tolist()}}
     return finish_ct(model, cfg, params, val_bags, provenance)
+
+
+def _finished_counts(ckpt: Path, epochs: int) -> list[float] | None:
+    """The candidate class counts stored by a run that already did all ``epochs``; ``None`` otherwise."""
+    if not ckpt.is_file():
+        return None
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    counts = state.get("extra", {}).get("counts")
+    return counts if int(state.get("epoch", 0)) >= epochs and counts else None
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    from screening.errors import BackendUnavailableError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {name}: torch sees no CUDA device here")
+    return torch.device(name)
 
 
 def finish_ct(

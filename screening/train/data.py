@@ -15,6 +15,7 @@ from screening.scan import CONTRABAND, Label, Scan
 
 __all__ = [
     "CLASS_NAMES",
+    "FailureGuard",
     "GtObject",
     "SimBag",
     "XraySample",
@@ -93,6 +94,32 @@ def bag_objects(raw_objects: Iterable[Any]) -> tuple[GtObject, ...]:
 
 GenerateFn = Callable[..., Any]
 
+#: Seeds the simulator may fail on, before any succeeds, before a run stops (a broken install, not a bag).
+FIRST_FAILURES_LIMIT = 5
+
+
+class FailureGuard:
+    """Stops a run whose first bags all fail: that is a broken simulator, and training on nothing is worse.
+
+    Single bad seeds later on are skipped with a warning (one bag must not stop a long run).
+    """
+
+    def __init__(self, limit: int = FIRST_FAILURES_LIMIT) -> None:
+        self.limit = limit
+        self.ok = 0
+        self.failed = 0
+
+    def success(self) -> None:
+        self.ok += 1
+
+    def failure(self, what: str) -> None:
+        """Record one failed seed; raise once ``limit`` seeds failed and none succeeded."""
+        from screening.errors import ScreeningError
+
+        self.failed += 1
+        if self.ok == 0 and self.failed >= self.limit:
+            raise ScreeningError(f"the simulator failed on the first {self.failed} seeds (last: {what})")
+
 
 def sim_bags(
     seeds: Iterable[int], modality: str, generate: GenerateFn | None = None, config: Any = None
@@ -116,12 +143,15 @@ def sim_bags(
 
         generate = generate_bag
         config = config if config is not None else SimConfig()
+    guard = FailureGuard()
     for seed in seeds:
         try:
             bag = generate(int(seed), config, modality=modality)
         except Exception as exc:  # one bad bag must not stop a training run
             warnings.warn(f"simulator failed on seed {seed}: {exc!r}; skipped", RuntimeWarning, stacklevel=2)
+            guard.failure(f"seed {seed}: {exc!r}")
             continue
+        guard.success()
         yield SimBag(
             seed=int(seed),
             xray=tuple(bag.xray or ()),
@@ -148,10 +178,16 @@ def sim_bags_parallel(
         return
     import multiprocessing as mp
 
+    guard = FailureGuard()
     with mp.get_context("spawn").Pool(workers) as pool:
-        for bag in pool.imap(_generate_one, [(s, modality, config) for s in seeds], chunksize=1):
-            if bag is not None:
-                yield bag
+        for seed, bag in zip(
+            seeds, pool.imap(_generate_one, [(s, modality, config) for s in seeds], chunksize=1), strict=True
+        ):
+            if bag is None:
+                guard.failure(f"seed {seed}, see the warning above")
+                continue
+            guard.success()
+            yield bag
 
 
 def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from screening.train.checkpoint import load_checkpoint, load_weights, save_check
 from screening.train.data import CLASS_NAMES, SimBag, XraySample, xray_samples
 from screening.train.progress import progress_bar
 
-__all__ = ["XrayTrainConfig", "build_model", "centernet_loss", "train_xray"]
+__all__ = ["XrayTrainConfig", "build_model", "centernet_loss", "train_xray", "train_xray_stream"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class XrayTrainConfig:
         aug_strength: 0 disables augmentation (tests).
         init: checkpoint of an earlier run whose model weights start this one (fine-tuning at another
             size or with fewer frozen blocks); ignored when ``work_dir`` already holds a checkpoint.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when torch sees one).
+        max_minutes: if > 0, fix the step count after a short timing probe so training ends within this
+            many minutes (at most ``steps``); the count is recorded in the checkpoint and the card.
+        workers: streamed runs: simulator processes feeding the DataLoader.
     """
 
     out: str
@@ -60,6 +65,9 @@ class XrayTrainConfig:
     ckpt_every: int = 50
     aug_strength: float = 1.0
     init: str = ""
+    device: str = "cpu"
+    max_minutes: float = 0.0
+    workers: int = 0
 
 
 def build_model(cfg: XrayTrainConfig) -> Any:
@@ -138,7 +146,7 @@ def train_xray(
     val_bags: Sequence[SimBag],
     provenance: dict[str, Any],
 ) -> Path:
-    """Train, export ``<out>.onnx`` + card, choose thresholds on ``val_bags``.
+    """Train on a fixed set of bags (cached in ``work_dir``), export ``<out>.onnx`` + card.
 
     Args:
         cfg: settings.
@@ -157,27 +165,160 @@ def train_xray(
     work = Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    samples = _cache(train_bags, int(cfg.size * 1.125) // 16 * 16, work / "train_cache.npz", n_train)
     model = build_model(cfg)
-    stride = model.stride
+    rng = np.random.default_rng(cfg.seed)
+    state = _Resume.read(work / "checkpoint.pt")
+    samples: list[XraySample] = []
+    if state.step < state.total(cfg):  # a finished run needs neither the bags nor the cache
+        samples = _cache(train_bags, int(cfg.size * 1.125) // 16 * 16, work / "train_cache.npz", n_train)
+
+    def batches() -> Iterator[tuple[np.ndarray, ...]]:
+        while True:
+            yield _batch(samples, rng, cfg, model.stride)
+
+    _fit(model, cfg, work, batches(), rng)
+    return finish_xray(model, cfg, val_bags, provenance)
+
+
+def train_xray_stream(
+    cfg: XrayTrainConfig,
+    first_seed: int,
+    sim_config: Any,
+    val_bags: Sequence[SimBag],
+    provenance: dict[str, Any],
+    generate: Any = None,
+) -> Path:
+    """Train on fresh simulated bags from ``cfg.workers`` DataLoader workers (``stream.py``); export + card.
+
+    Training bags have seeds ``first_seed, first_seed + 1, ...`` (each used once); the card records how
+    many were used. With ``cfg.max_minutes`` the step count is fixed after a short timing probe so the run
+    ends in time; the card and checkpoint record it, and ``--steps`` with that number repeats the run.
+    """
+    import torch
+
+    from screening.train.stream import StreamSpec, stream_loader
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    model = build_model(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    spec = StreamSpec(
+        first_seed=first_seed,
+        size=cfg.size,
+        stride=model.stride,
+        sim_config=sim_config,
+        aug_strength=cfg.aug_strength,
+        generate=generate,
+    )
+    seen = {"max_seed": first_seed - 1}
+
+    def batches() -> Iterator[tuple[Any, ...]]:
+        for img, heat, reg, mask, seeds in stream_loader(spec, cfg.batch, cfg.workers, cfg.seed):
+            seen["max_seed"] = max(seen["max_seed"], int(seeds.max()))
+            yield img, heat, reg, mask
+
+    state = _fit(model, cfg, work, batches(), rng, seen)
+    used = state.extra.get("max_seed", seen["max_seed"])
+    command = str(provenance.get("command", ""))
+    if cfg.max_minutes > 0:  # the budget's step count, not the budget, is what repeats the run
+        command = re.sub(r"--steps \d+", f"--steps {state.step}", command)
+        command = re.sub(r" --max-minutes [0-9.]+", "", command)
+    provenance = {
+        **provenance,
+        "command": command,
+        "train_seeds": f"{first_seed}..{used} (streamed, each bag once)",
+        "n_train_bags": int(used - first_seed + 1),
+        "steps_done": state.step,
+    }
+    return finish_xray(model, cfg, val_bags, provenance)
+
+
+@dataclass
+class _Resume:
+    """What a checkpoint says about the run: steps done, the fixed step total (time-budget runs), extras."""
+
+    step: int = 0
+    total_steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def total(self, cfg: XrayTrainConfig) -> int:
+        return self.total_steps or cfg.steps
+
+    @classmethod
+    def read(cls, path: Path) -> _Resume:
+        if not path.is_file():
+            return cls()
+        import torch
+
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        extra = dict(state.get("extra", {}))
+        return cls(int(state.get("step", 0)), int(extra.get("total_steps", 0)), extra)
+
+
+def _device(cfg: XrayTrainConfig) -> Any:
+    import torch
+
+    from screening.errors import BackendUnavailableError
+
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {cfg.device}: torch sees no CUDA device here")
+    return torch.device(cfg.device)
+
+
+def _fit(
+    model: Any,
+    cfg: XrayTrainConfig,
+    work: Path,
+    batches: Iterator[tuple[Any, ...]],
+    rng: np.random.Generator,
+    seen: dict[str, int] | None = None,
+) -> _Resume:
+    """The optimisation loop shared by the cached and streamed runs (resumable, time-budgeted).
+
+    ``seen["max_seed"]`` (streamed runs) is stored in each checkpoint: how far the training seeds went.
+    """
+    import torch
+
+    device = _device(cfg)
+    model.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
-    warm = min(100, max(1, cfg.steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, cfg.steps)))),
-    )
-    rng = np.random.default_rng(cfg.seed)
+    resume = _Resume.read(work / "checkpoint.pt")
+    plan = {"total": resume.total(cfg)}
+
+    def lr_at(s: int) -> float:
+        warm = min(100, max(1, plan["total"] // 10))
+        return min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / max(1, plan["total"]))))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     ckpt = work / "checkpoint.pt"
     step = load_checkpoint(ckpt, model, opt, sched, rng, "step")
     if step == 0 and cfg.init:
         load_weights(Path(cfg.init), model)
+        model.to(device)
+    extra = dict(resume.extra)
+    probe_from: tuple[int, float] | None = None
+    t_start = time.time()
+    if step >= plan["total"]:
+        model.cpu()
+        return _Resume(step, plan["total"], extra)
     log = (work / "train_log.jsonl").open("a")
     model.train()
-    t0 = time.time()
-    with progress_bar("training x-ray", cfg.steps, completed=step) as advance:
-        while step < cfg.steps:
-            img, heat, reg, mask = (torch.from_numpy(a) for a in _batch(samples, rng, cfg, stride))
+    with progress_bar(f"training x-ray on {device.type}", plan["total"], completed=step) as advance:
+        for batch in batches:
+            if step >= plan["total"]:
+                break
+            img, heat, reg, mask = (
+                (torch.from_numpy(a) if isinstance(a, np.ndarray) else a).to(device, non_blocking=True)
+                for a in batch
+            )
             loss, parts = centernet_loss(model(img), heat, reg, mask, len(CLASS_NAMES))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -186,16 +327,31 @@ def train_xray(
             sched.step()
             step += 1
             advance()
+            if cfg.max_minutes > 0 and not extra.get("total_steps"):
+                # time the steady state (after start-up), then fix the total so the run ends in time
+                if probe_from is None and step >= 20:
+                    probe_from = (step, time.time())
+                elif probe_from is not None and step - probe_from[0] >= 60:
+                    rate = (step - probe_from[0]) / max(1e-6, time.time() - probe_from[1])
+                    left = cfg.max_minutes * 60 - (time.time() - t_start)
+                    plan["total"] = max(step + 1, min(cfg.steps, step + int(rate * left)))
+                    extra["total_steps"] = plan["total"]
+                    print(f"time budget {cfg.max_minutes:g} min: {rate:.2f} steps/s -> {plan['total']} steps")
             if step % 10 == 0:
                 log.write(
-                    json.dumps({"step": step, "loss": float(loss.detach()), **parts, "s": time.time() - t0})
+                    json.dumps(
+                        {"step": step, "loss": float(loss.detach()), **parts, "s": time.time() - t_start}
+                    )
                     + "\n"
                 )
                 log.flush()
-            if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                save_checkpoint(ckpt, model, opt, sched, rng, "step", step)
+            if step % cfg.ckpt_every == 0 or step >= plan["total"]:
+                if seen is not None:
+                    extra["max_seed"] = seen["max_seed"]
+                save_checkpoint(ckpt, model, opt, sched, rng, "step", step, extra)
     log.close()
-    return finish_xray(model, cfg, val_bags, provenance)
+    model.cpu()
+    return _Resume(step, plan["total"], extra)
 
 
 def finish_xray(
