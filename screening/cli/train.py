@@ -40,6 +40,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="ct epochs over the candidates (default 30)")
     p.add_argument("--batch", type=int, default=None, help="batch size (x-ray 16, ct 64)")
     p.add_argument("--size", type=int, default=256, help="x-ray input side in pixels (default 256)")
+    p.add_argument(
+        "--export-size",
+        type=int,
+        default=0,
+        help="x-ray: input side of the exported ONNX model if not --size (e.g. trained at 288, run at 256)",
+    )
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--target-pd", type=float, default=0.95, help="PD for the operating thresholds")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -92,6 +98,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
         cmd.append(f"--work-dir {args.work_dir}")
     if args.modality == "xray":
         cmd += [f"--steps {args.steps}", f"--size {args.size}", f"--freeze-blocks {args.freeze_blocks}"]
+        if getattr(args, "export_size", 0):
+            cmd.append(f"--export-size {args.export_size}")
     else:
         cmd += [f"--epochs {args.epochs}"]
     if args.batch:
@@ -175,6 +183,9 @@ def run(args: argparse.Namespace) -> int:
     name = Path(args.out).name
     work = args.work_dir or str(Path("out") / "train" / name)
     try:
+        for flag, side in (("--size", args.size), ("--export-size", args.export_size or 16)):
+            if side <= 0 or side % 16:
+                raise ScreeningError(f"{flag} {side}: the X-ray input side must be a positive multiple of 16")
         if args.stream and args.modality != "xray":
             raise ScreeningError("--stream is for --modality xray; CT trains on candidates (use --sim-bags)")
         if args.data:
@@ -222,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 device=args.device,
                 max_minutes=args.max_minutes,
                 workers=args.workers,
+                export_size=args.export_size,
             )
             if args.stream:
                 path = train_xray_stream(cfg, args.seed + args.val_bags, cfg_sim, val, prov)

@@ -48,6 +48,9 @@ class XrayTrainConfig:
         max_minutes: if > 0, fix the step count after a short timing probe so training ends within this
             many minutes (at most ``steps``); the count is recorded in the checkpoint and the card.
         workers: streamed runs: simulator processes feeding the DataLoader.
+        export_size: input side of the exported model (0 = ``size``). The network is fully convolutional
+            and trained with 0.65-1.3x zoom, so it can run at a smaller side than it was trained at when
+            CPU time matters; validate the choice (``screening evaluate``) before shipping it.
     """
 
     out: str
@@ -68,6 +71,7 @@ class XrayTrainConfig:
     device: str = "cpu"
     max_minutes: float = 0.0
     workers: int = 0
+    export_size: int = 0
 
 
 def build_model(cfg: XrayTrainConfig) -> Any:
@@ -236,6 +240,13 @@ def train_xray_stream(
     return finish_xray(model, cfg, val_bags, provenance)
 
 
+class _NoOpt:
+    """Stands in for the optimiser and scheduler when a finished checkpoint is only read for its weights."""
+
+    def load_state_dict(self, state: Any) -> None:
+        pass
+
+
 @dataclass
 class _Resume:
     """What a checkpoint says about the run: steps done, the fixed step total (time-budget runs), extras."""
@@ -284,13 +295,17 @@ def _fit(
     """
     import torch
 
+    resume = _Resume.read(work / "checkpoint.pt")
+    if resume.step >= resume.total(cfg):  # finished (perhaps on another machine): nothing to train
+        done = load_checkpoint(work / "checkpoint.pt", model, _NoOpt(), _NoOpt(), rng, "step")
+        model.cpu()
+        return _Resume(done, resume.total(cfg), dict(resume.extra))
     device = _device(cfg)
     model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
-    resume = _Resume.read(work / "checkpoint.pt")
     plan = {"total": resume.total(cfg)}
 
     def lr_at(s: int) -> float:
@@ -304,11 +319,12 @@ def _fit(
         load_weights(Path(cfg.init), model)
         model.to(device)
     extra = dict(resume.extra)
+    # Time-budgeted runs: the step total is planned from the measured rate at a few points after start-up
+    # (the first estimate is optimistic: prefetched batches) and then kept; a resumed run keeps its plan.
+    budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 and not resume.total_steps else 0.0
+    replan_after = (60, 300, 1000)
     probe_from: tuple[int, float] | None = None
     t_start = time.time()
-    if step >= plan["total"]:
-        model.cpu()
-        return _Resume(step, plan["total"], extra)
     log = (work / "train_log.jsonl").open("a")
     model.train()
     with progress_bar(f"training x-ray on {device.type}", plan["total"], completed=step) as advance:
@@ -327,16 +343,18 @@ def _fit(
             sched.step()
             step += 1
             advance()
-            if cfg.max_minutes > 0 and not extra.get("total_steps"):
-                # time the steady state (after start-up), then fix the total so the run ends in time
+            if budget:
                 if probe_from is None and step >= 20:
                     probe_from = (step, time.time())
-                elif probe_from is not None and step - probe_from[0] >= 60:
+                elif probe_from is not None and step - probe_from[0] in replan_after:
                     rate = (step - probe_from[0]) / max(1e-6, time.time() - probe_from[1])
-                    left = cfg.max_minutes * 60 - (time.time() - t_start)
+                    left = budget - (time.time() - t_start)
                     plan["total"] = max(step + 1, min(cfg.steps, step + int(rate * left)))
                     extra["total_steps"] = plan["total"]
                     print(f"time budget {cfg.max_minutes:g} min: {rate:.2f} steps/s -> {plan['total']} steps")
+                if time.time() - t_start > budget * 1.1 and step < plan["total"]:
+                    print(f"time budget {cfg.max_minutes:g} min exceeded: stopping at step {step}")
+                    plan["total"] = extra["total_steps"] = step
             if step % 10 == 0:
                 log.write(
                     json.dumps(
@@ -374,7 +392,7 @@ def finish_xray(
         classes=CLASS_NAMES,
         input_spec={
             "name": "image",
-            "shape": [1, 3, cfg.size, cfg.size],
+            "shape": [1, 3, cfg.export_size or cfg.size, cfg.export_size or cfg.size],
             "dtype": "float32",
             "range": [0.0, 1.0],
             "layout": "NCHW RGB",
@@ -393,7 +411,7 @@ def finish_xray(
             "so that each class's raw threshold becomes 0.5",
         },
     )
-    export_xray(model, out, cfg.size, card)
+    export_xray(model, out, cfg.export_size or cfg.size, card)
     det = XrayOnnxDetector(out, threads=cfg.threads)
     with progress_bar("validating", len(val_bags)) as advance:
         records, _ = collect(val_bags, det, "xray", advance)
