@@ -34,6 +34,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
     p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--update-card", action="store_true", help="store the metrics in the model card")
+    p.add_argument(
+        "--operating-point",
+        choices=("pd", "far"),
+        default="pd",
+        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
+        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
+    )
     return p
 
 
@@ -52,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
         if args.modality == "xray":
             from screening.detect.xray_onnx import XrayOnnxDetector
 
-            det: Any = XrayOnnxDetector(model, threads=args.threads)
+            det: Any = XrayOnnxDetector(model, threads=args.threads, operating_point=args.operating_point)
         else:
             from screening.detect.ct_onnx import CtOnnxDetector
 
-            det = CtOnnxDetector(model, threads=args.threads)
+            det = CtOnnxDetector(model, threads=args.threads, operating_point=args.operating_point)
         if args.data:
             bags = load_bags(args.data, args.modality)
             n = len(list((Path(args.data) / "truth").glob("*.json")))  # bags to come (broken ones skipped)
@@ -70,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"screening evaluate: {exc}", file=sys.stderr)
         return 1
     operating = {c: 0.5 for c in CLASS_NAMES}  # detector scores are calibrated: 0.5 = card threshold
-    metrics = compute_metrics(records, args.modality, operating, dict(det.card.thresholds), seconds)
+    raw_thresholds = dict(zip(det.card.classes, det.thresholds, strict=True))
+    metrics = compute_metrics(records, args.modality, operating, raw_thresholds, seconds)
+    metrics["operating_point"] = args.operating_point
     metrics["model"] = {"path": str(model), "sha256": det.card.sha256}
     metrics["data"] = (
         _folder_provenance(Path(args.data))
@@ -86,7 +95,14 @@ def run(args: argparse.Namespace) -> int:
 
         card = read_card(model)
         keep = {k: v for k, v in metrics.items() if k not in ("confusion",)}
-        write_card(card.replace(metrics={**keep, "summary": summary.splitlines()}), model)
+        keep["summary"] = summary.splitlines()
+        if args.operating_point == "pd":
+            card = card.replace(metrics=keep)
+        else:  # the second operating point's test numbers live with its thresholds
+            ops = dict(card.extra.get("operating_points") or {})
+            ops[args.operating_point] = {**ops.get(args.operating_point, {}), "metrics": keep}
+            card = card.replace(extra={**card.extra, "operating_points": ops})
+        write_card(card, model)
         print(f"updated {model.with_suffix('.json')}")
     return 0
 

@@ -39,6 +39,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--gap", type=float, default=0.3, help="belt gap between bags in m (default 0.3)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default cpu)")
     p.add_argument(
+        "--operating-point",
+        choices=("pd", "far"),
+        default="pd",
+        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
+        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: half the cores, >= 2)"
     )
     p.add_argument(
@@ -111,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from screening.audit import AuditStore
     from screening.decide import load_config
-    from screening.detect import default_detectors
+    from screening.detect import check_operating_point, default_detectors
     from screening.errors import ScreeningError
     from screening.lane.belt import BeltConfig
     from screening.lane.lane import Lane
@@ -125,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.policy, policy_overrides(args))
         belt = BeltConfig(speed_m_s=args.belt_speed, gap_m=args.gap)
+        check_operating_point(args.operating_point)  # before the workers: they would only send bags to review
     except (ScreeningError, ValueError) as exc:
         print(f"screening run: {exc}", file=sys.stderr)
         return 2
@@ -204,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     lane = Lane(
         source,
-        functools.partial(default_detectors, args.device),
+        functools.partial(default_detectors, args.device, operating_point=args.operating_point),
         config,
         budget_s=cfg.deadline_s,
         store=store,

@@ -45,6 +45,13 @@ def register(sub: Any) -> argparse.ArgumentParser:
         help="verdict budget in seconds (default: the policy's [deadline] budget_s, 10)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default: cpu)")
+    p.add_argument(
+        "--operating-point",
+        choices=("pd", "far"),
+        default="pd",
+        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
+        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
+    )
     p.add_argument("--no-png", action="store_true", help="skip the annotated PNG")
     return p
 
@@ -73,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"screening scan: {exc}", file=sys.stderr)
         return 2
     policy = decide_cfg.policy
-    detectors = default_detectors(args.device)
+    try:
+        detectors = default_detectors(args.device, operating_point=args.operating_point)
+    except ScreeningError as exc:
+        print(f"screening scan: {exc}", file=sys.stderr)
+        return 2
     config = PipelineConfig(
         policy=policy, deadline_s=decide_cfg.deadline_s, declarations=decide_cfg.declarations
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from screening.detect.base import Detector
 
-__all__ = ["DEFAULT_MODELS", "Detector", "default_detectors", "models_dir"]
+__all__ = ["DEFAULT_MODELS", "Detector", "check_operating_point", "default_detectors", "models_dir"]
 
 #: Shipped model files (in :func:`models_dir`), per modality.
 DEFAULT_MODELS: dict[str, str] = {"xray": "xray_centernet.onnx", "ct": "ct_candidates.onnx"}
@@ -20,7 +20,24 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
-def default_detectors(device: str = "cpu", models: Path | None = None) -> list[Detector]:
+def check_operating_point(point: str, models: Path | None = None) -> None:
+    """Fail early (before a lane starts its workers) if a shipped model's card lacks ``point``.
+
+    Raises:
+        ValueError: unknown operating point.
+        UnsupportedFormatError: a model card has no thresholds for it.
+    """
+    from screening.detect.card import operating_thresholds, read_card
+
+    folder = models or models_dir()
+    for name in DEFAULT_MODELS.values():
+        if (folder / name).is_file():
+            operating_thresholds(read_card(folder / name, verify=False), point)
+
+
+def default_detectors(
+    device: str = "cpu", models: Path | None = None, operating_point: str = "pd"
+) -> list[Detector]:
     """The detectors ``screening scan`` / ``run`` use by default.
 
     The trained ONNX detectors from ``models/`` (X-ray CenterNet, CT candidate classifier), plus the physics
@@ -30,6 +47,8 @@ def default_detectors(device: str = "cpu", models: Path | None = None) -> list[D
     Args:
         device: ``"cpu"`` or ``"cuda"`` for onnxruntime.
         models: folder holding the model files; defaults to :func:`models_dir`.
+        operating_point: ``"pd"`` (thresholds for the cards' target PD, the default) or ``"far"`` (thresholds
+            that kept the validation bag FAR within 5 %: fewer alarms, lower PD; see models/README.md).
     """
     from screening.detect.physics_rule import PhysicsRuleDetector
     from screening.scan import Label, Modality
@@ -41,13 +60,13 @@ def default_detectors(device: str = "cpu", models: Path | None = None) -> list[D
     if xray_path.is_file():
         from screening.detect.xray_onnx import XrayOnnxDetector
 
-        dets.append(XrayOnnxDetector(xray_path, device=device))
+        dets.append(XrayOnnxDetector(xray_path, device=device, operating_point=operating_point))
     else:
         missing.append(str(xray_path))
     if ct_path.is_file():
         from screening.detect.ct_onnx import CtOnnxDetector
 
-        dets.append(CtOnnxDetector(ct_path, device=device))
+        dets.append(CtOnnxDetector(ct_path, device=device, operating_point=operating_point))
     else:
         missing.append(str(ct_path))
     if missing:

@@ -11,7 +11,16 @@ from typing import Any
 
 from screening.errors import InvalidScanError, UnsupportedFormatError
 
-__all__ = ["CARD_VERSION", "ModelCard", "card_path", "read_card", "sha256_file", "write_card"]
+__all__ = [
+    "CARD_VERSION",
+    "OPERATING_POINTS",
+    "ModelCard",
+    "card_path",
+    "operating_thresholds",
+    "read_card",
+    "sha256_file",
+    "write_card",
+]
 
 CARD_VERSION = "1"
 
@@ -136,3 +145,29 @@ def read_card(model_path: str | Path, *, verify: bool = True) -> ModelCard:
                 source=str(model_path),
             )
     return card
+
+
+#: Operating points a card can carry: ``pd`` (thresholds reach the target PD on validation; the default) and
+#: ``far`` (thresholds keep the bag false-alarm rate on validation within the quality bar's 5 %).
+OPERATING_POINTS = ("pd", "far")
+
+
+def operating_thresholds(card: ModelCard, point: str = "pd") -> dict[str, float]:
+    """Raw-score thresholds per class for one of the card's operating points.
+
+    Raises:
+        ValueError: ``point`` is not one of :data:`OPERATING_POINTS`.
+        UnsupportedFormatError: the card has no thresholds for ``point`` (made before operating points).
+    """
+    if point not in OPERATING_POINTS:
+        raise ValueError(f"unknown operating point {point!r}; expected one of {', '.join(OPERATING_POINTS)}")
+    if point == "pd":
+        return {str(k): float(v) for k, v in card.thresholds.items()}
+    op = (card.extra.get("operating_points") or {}).get(point) or {}
+    if not isinstance(op, dict) or not isinstance(op.get("thresholds"), dict):
+        raise UnsupportedFormatError(
+            f"model card has no {point!r} operating point; re-run 'screening train' on its work dir "
+            "to add it",
+            source=card.name,
+        )
+    return {str(k): float(v) for k, v in op["thresholds"].items()}

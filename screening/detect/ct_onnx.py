@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from screening.detect.card import read_card
+from screening.detect.card import operating_thresholds, read_card
 from screening.detect.ct_candidates import METAL_BANDS, CandidateParams, candidate_inputs, find_candidates
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
 from screening.detect.quantities import notes_from_mass
@@ -33,12 +33,19 @@ class CtOnnxDetector:
         device: ``"cpu"`` or ``"cuda"``.
         threads: onnxruntime intra-op threads (0 = default).
         min_score: class probabilities below this are not reported.
+        operating_point: ``"pd"`` (the card's thresholds for the target PD) or ``"far"`` (thresholds that keep
+            the validation bag FAR within 5 %), see :func:`screening.detect.card.operating_thresholds`.
     """
 
     modalities = (Modality.CT,)
 
     def __init__(
-        self, model_path: str | Path, device: str = "cpu", threads: int = 0, min_score: float = 0.05
+        self,
+        model_path: str | Path,
+        device: str = "cpu",
+        threads: int = 0,
+        min_score: float = 0.05,
+        operating_point: str = "pd",
     ) -> None:
         self.path = Path(model_path)
         self.card = read_card(self.path)
@@ -47,7 +54,8 @@ class CtOnnxDetector:
                 f"model card says modality {self.card.modality!r}; expected 'ct'", source=str(self.path)
             )
         self.labels = tuple(Label(c) for c in self.card.classes)
-        self.thresholds = thresholds_for(self.card.classes, self.card.thresholds)
+        self.operating_point = operating_point
+        self.thresholds = thresholds_for(self.card.classes, operating_thresholds(self.card, operating_point))
         self.params = CandidateParams(**self.card.extra.get("candidates", {}))
         self.min_score = min_score
         self.session = make_session(self.path, device, threads)

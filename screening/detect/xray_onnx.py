@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from screening.detect.card import read_card
+from screening.detect.card import operating_thresholds, read_card
 from screening.detect.centernet import decode_maps
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
 from screening.detect.quantities import notes_from_mass, xray_mass_g
@@ -29,12 +29,19 @@ class XrayOnnxDetector:
         device: ``"cpu"`` or ``"cuda"``.
         threads: onnxruntime intra-op threads (0 = default).
         min_score: raw heatmap peaks below this are not reported.
+        operating_point: ``"pd"`` (the card's thresholds for the target PD) or ``"far"`` (thresholds that keep
+            the validation bag FAR within 5 %), see :func:`screening.detect.card.operating_thresholds`.
     """
 
     modalities = (Modality.XRAY,)
 
     def __init__(
-        self, model_path: str | Path, device: str = "cpu", threads: int = 0, min_score: float = 0.05
+        self,
+        model_path: str | Path,
+        device: str = "cpu",
+        threads: int = 0,
+        min_score: float = 0.05,
+        operating_point: str = "pd",
     ) -> None:
         self.path = Path(model_path)
         self.card = read_card(self.path)
@@ -45,7 +52,8 @@ class XrayOnnxDetector:
         self.labels = tuple(Label(c) for c in self.card.classes)
         self.size = int(self.card.input_spec["shape"][-1])
         self.stride = int(self.card.extra.get("stride", 8))
-        self.thresholds = thresholds_for(self.card.classes, self.card.thresholds)
+        self.operating_point = operating_point
+        self.thresholds = thresholds_for(self.card.classes, operating_thresholds(self.card, operating_point))
         self.min_score = min_score
         self.session = make_session(self.path, device, threads)
         self.input_name = self.session.get_inputs()[0].name

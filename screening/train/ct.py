@@ -295,7 +295,7 @@ def finish_ct(
     from screening.train.evaluate import collect, compute_metrics
     from screening.train.export import export_ct
     from screening.train.metrics import choose_thresholds
-    from screening.train.xray import _brief
+    from screening.train.xray import _brief, operating_points
 
     out = Path(cfg.out).with_suffix(".onnx")
     card = ModelCard(
@@ -334,8 +334,11 @@ def finish_ct(
         records, _ = collect(val_bags, det, "ct", advance)
     thresholds = choose_thresholds(records, CLASS_NAMES, cfg.target_pd)
     val = compute_metrics(records, "ct", thresholds)
-    card = read_card(out).replace(
-        thresholds=thresholds, training={**provenance, "config": asdict(cfg), "validation": _brief(val)}
+    card = read_card(out)
+    card = card.replace(
+        thresholds=thresholds,
+        training={**provenance, "config": asdict(cfg), "validation": _brief(val)},
+        extra={**card.extra, "operating_points": operating_points(records, "ct", cfg.target_pd)},
     )
     write_card(card, out)
     return out

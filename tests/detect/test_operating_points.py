@@ -1,0 +1,81 @@
+"""Operating points: the card's PD thresholds (default) and the validation-FAR thresholds, end to end."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from screening.detect.card import operating_thresholds, read_card, write_card
+from screening.errors import UnsupportedFormatError
+from screening.train.data import sim_bags
+
+from .conftest import fake_generate_bag
+
+
+@pytest.fixture(scope="module")
+def tiny_xray(tmp_path_factory):
+    from screening.train.xray import XrayTrainConfig, train_xray_stream
+
+    root = tmp_path_factory.mktemp("op")
+    cfg = XrayTrainConfig(
+        out=str(root / "xray_centernet"),
+        work_dir=str(root / "w"),
+        size=64,
+        steps=2,
+        batch=2,
+        pretrained=False,
+        threads=1,
+        width=16,
+    )
+    val = list(sim_bags(range(900, 906), "xray", generate=fake_generate_bag))
+    return train_xray_stream(cfg, 0, None, val, {}, generate=fake_generate_bag)
+
+
+def test_training_stores_a_far_operating_point_chosen_on_validation(tiny_xray):
+    card = read_card(tiny_xray)
+    far = card.extra["operating_points"]["far"]
+    assert set(far["thresholds"]) == set(card.classes)
+    assert far["far_max"] == 0.05
+    assert far["validation"]["bag_far"] <= 0.05  # by construction, on the bags it was chosen on
+    assert operating_thresholds(card, "far") == far["thresholds"]
+    assert operating_thresholds(card, "pd") == dict(card.thresholds)
+
+
+def test_detector_calibrates_to_the_chosen_operating_point(tiny_xray):
+    from screening.detect.xray_onnx import XrayOnnxDetector
+
+    card = read_card(tiny_xray)
+    far = XrayOnnxDetector(tiny_xray, operating_point="far")
+    pd = XrayOnnxDetector(tiny_xray)
+    assert far.thresholds == [card.extra["operating_points"]["far"]["thresholds"][c] for c in card.classes]
+    assert pd.thresholds == [card.thresholds[c] for c in card.classes]
+
+
+def test_unknown_or_missing_operating_points_are_clear_errors(tiny_xray, tmp_path):
+    card = read_card(tiny_xray)
+    with pytest.raises(ValueError, match="unknown operating point 'fast'"):
+        operating_thresholds(card, "fast")
+    old = card.replace(extra={k: v for k, v in card.extra.items() if k != "operating_points"})
+    with pytest.raises(UnsupportedFormatError, match="no 'far' operating point"):
+        operating_thresholds(old, "far")
+
+
+def test_scan_and_run_refuse_far_when_a_card_lacks_it(tiny_xray, tmp_path, monkeypatch, capsys):
+    from screening.cli.main import main
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_xray, models / "xray_centernet.onnx")
+    card = read_card(tiny_xray)
+    write_card(
+        card.replace(extra={k: v for k, v in card.extra.items() if k != "operating_points"}),
+        models / "xray_centernet.onnx",
+    )
+    monkeypatch.setenv("SCREENING_MODELS", str(models))
+    rc = main(["scan", str(tmp_path / "none.png"), "--operating-point", "far", "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert "no 'far' operating point" in capsys.readouterr().err
+    rc = main(["run", "--bags", "1", "--operating-point", "far", "--out", str(tmp_path / "r"), "--no-live"])
+    assert rc == 2
+    assert "no 'far' operating point" in capsys.readouterr().err
