@@ -12,7 +12,17 @@ from screening import __version__
 #: Subcommand modules under ``screening.cli``, in ``--help`` order. Each defines
 #: ``register(subparsers) -> argparse.ArgumentParser`` and ``run(args) -> int``;
 #: heavy imports stay inside ``run`` so that ``--help`` is fast.
-COMMANDS: tuple[str, ...] = ("run", "scan", "simulate", "train", "evaluate", "bench", "console", "batch")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "scan",
+    "simulate",
+    "train",
+    "evaluate",
+    "calibrate",
+    "bench",
+    "console",
+    "batch",
+)
 
 
 def _available_commands() -> list[tuple[str, object]]:

@@ -427,20 +427,22 @@ def finish_xray(
     return out
 
 
-def operating_points(records: Sequence[Any], modality: str, target_pd: float) -> dict[str, Any]:
+def operating_points(
+    records: Sequence[Any], modality: str, target_pd: float, far_max: float = 0.05
+) -> dict[str, Any]:
     """The card's second operating point, from the validation records: per class, the thresholds at which the
-    bag FAR stays within the quality bar's 5 % (:func:`far_budget_thresholds`), with the PD they gave."""
+    bag FAR stays within ``far_max`` (:func:`far_budget_thresholds`), with the PD they gave."""
     from screening.train.evaluate import compute_metrics
     from screening.train.metrics import far_budget_thresholds
 
-    far = far_budget_thresholds(records, CLASS_NAMES, 0.05)
+    far = far_budget_thresholds(records, CLASS_NAMES, far_max)
     return {
         "pd": {"target_pd": target_pd, "thresholds": "the card's 'thresholds'"},
         "far": {
-            "far_max": 0.05,
+            "far_max": far_max,
             "thresholds": far,
             "validation": _brief(compute_metrics(records, modality, far)),
-            "note": "chosen on the validation bags: each class alone alarms on <= 0.05/6 of them",
+            "note": f"chosen on the validation bags: each class alone alarms on <= {far_max:g}/6 of them",
         },
     }
 

@@ -79,3 +79,42 @@ def test_scan_and_run_refuse_far_when_a_card_lacks_it(tiny_xray, tmp_path, monke
     rc = main(["run", "--bags", "1", "--operating-point", "far", "--out", str(tmp_path / "r"), "--no-live"])
     assert rc == 2
     assert "no 'far' operating point" in capsys.readouterr().err
+
+
+def _fake_parallel(seeds, modality, config=None, workers=1):
+    return sim_bags(seeds, modality, generate=fake_generate_bag)
+
+
+def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(tiny_xray, tmp_path, monkeypatch):
+    import screening.train.data as data
+    from screening.cli.main import main
+
+    monkeypatch.setattr(data, "sim_bags_parallel", _fake_parallel)
+    model = tmp_path / "m.onnx"
+    shutil.copy(tiny_xray, model)
+    shutil.copy(tiny_xray.with_suffix(".json"), model.with_suffix(".json"))
+    rc = main(["calibrate", "--modality", "xray", "--model", str(model), "--sim-bags", "8", "--seed", "40"])
+    assert rc == 0
+    card = read_card(model)  # the sha256 still matches: only the card changed
+    cal = card.training["calibration"]
+    assert cal["bags"] == 8 and cal["threat_free_bags"] == 4 and cal["data"]["seeds"] == "40..47"
+    assert set(card.thresholds) == set(card.classes)
+    assert card.extra["operating_points"]["far"]["validation"]["bags"] == 8
+    assert "run 'screening evaluate' again" in card.metrics["note"]
+
+
+def test_calibrate_needs_clean_and_threat_bags_and_sane_targets(tiny_xray, tmp_path, monkeypatch, capsys):
+    import screening.train.data as data
+    from screening.cli.main import main
+
+    monkeypatch.setattr(data, "sim_bags_parallel", _fake_parallel)
+    model = tmp_path / "m.onnx"
+    shutil.copy(tiny_xray, model)
+    shutil.copy(tiny_xray.with_suffix(".json"), model.with_suffix(".json"))
+    before = model.with_suffix(".json").read_text()
+    base = ["calibrate", "--modality", "xray", "--model", str(model)]
+    rc = main([*base, "--sim-bags", "1", "--seed", "0"])
+    assert rc == 1 and "both threat and threat-free" in capsys.readouterr().err
+    rc = main([*base, "--sim-bags", "4", "--target-pd", "1.5"])
+    assert rc == 2 and "--target-pd" in capsys.readouterr().err
+    assert model.with_suffix(".json").read_text() == before  # refused runs leave the card alone
