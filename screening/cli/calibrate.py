@@ -17,6 +17,8 @@ Use bags that neither training nor the test set used."""
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
+    from screening.cli._args import add_model_bags
+
     p = subparsers.add_parser(
         "calibrate",
         help="re-choose a model's operating thresholds on validation bags and store them in its card",
@@ -26,17 +28,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--modality", choices=("xray", "ct"), required=True)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="bags written by 'screening simulate'")
-    src.add_argument("--sim-bags", type=int, metavar="N", help="generate N validation bags on the fly")
-    p.add_argument("--seed", type=int, default=5_000_000, help="first simulator seed (default 5000000)")
-    p.add_argument("--model", help="the .onnx file (default: the shipped model in models/)")
+    add_model_bags(p, 5_000_000, "validation")
     p.add_argument("--target-pd", type=float, default=0.95, help="PD of the 'pd' point (default 0.95)")
     p.add_argument("--far-max", type=float, default=0.05, help="bag FAR of the 'far' point (default 0.05)")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
-    p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
-    p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
-    p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     return p
 
 

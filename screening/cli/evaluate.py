@@ -15,6 +15,8 @@ Use seeds never used in training (the model card lists the training/validation s
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
+    from screening.cli._args import add_model_bags, add_operating_point
+
     p = subparsers.add_parser(
         "evaluate",
         help="PD / bag FAR / mAP@0.5 of a detector on simulated bags (metrics.json + plots)",
@@ -23,24 +25,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--modality", choices=("xray", "ct"), required=True)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="bags written by 'screening simulate'")
-    src.add_argument("--sim-bags", type=int, metavar="N", help="generate N test bags on the fly")
-    p.add_argument("--seed", type=int, default=1_000_000, help="first simulator seed (default 1000000)")
-    p.add_argument("--model", help="the .onnx file (default: the shipped model in models/)")
+    add_model_bags(p, 1_000_000, "test")
     p.add_argument("--out", required=True, help="folder for metrics.json and the plots")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
-    p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
-    p.add_argument("--sim-pixel-mm", type=float, default=None, help="SimConfig.pixel_mm (x-ray pixel, mm)")
-    p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--update-card", action="store_true", help="store the metrics in the model card")
-    p.add_argument(
-        "--operating-point",
-        choices=("pd", "far"),
-        default="pd",
-        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
-        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
-    )
+    add_operating_point(p)
     return p
 
 

@@ -22,6 +22,8 @@ Policy precedence: embedded defaults < --policy FILE < flags.
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
+    from screening.cli._args import add_operating_point
+
     p = subparsers.add_parser(
         "run",
         help="run the live screening lane (simulated belt, hot folder or DICOM receiver)",
@@ -38,13 +40,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--belt-speed", type=float, default=0.3, help="belt speed in m/s (default 0.3)")
     p.add_argument("--gap", type=float, default=0.3, help="belt gap between bags in m (default 0.3)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default cpu)")
-    p.add_argument(
-        "--operating-point",
-        choices=("pd", "far"),
-        default="pd",
-        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
-        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
-    )
+    add_operating_point(p)
     p.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: half the cores, >= 2)"
     )

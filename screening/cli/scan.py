@@ -23,6 +23,8 @@ Example:
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
+    from screening.cli._args import add_operating_point
+
     p = sub.add_parser(
         "scan",
         help="screen files/folders (one bag each) and write reports",
@@ -45,13 +47,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
         help="verdict budget in seconds (default: the policy's [deadline] budget_s, 10)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default: cpu)")
-    p.add_argument(
-        "--operating-point",
-        choices=("pd", "far"),
-        default="pd",
-        help="model thresholds: pd = reach the target PD on validation (default); far = keep the validation "
-        "bag false-alarm rate <= 5%% (fewer alarms, lower PD)",
-    )
+    add_operating_point(p)
     p.add_argument("--no-png", action="store_true", help="skip the annotated PNG")
     return p
 

@@ -1,4 +1,4 @@
-"""Resumable training checkpoints: model, optimiser, scheduler and RNG states, written atomically."""
+"""Resumable training checkpoints (model, optimiser, scheduler, RNG; written atomically) and the device."""
 
 from __future__ import annotations
 
@@ -77,3 +77,20 @@ def load_weights(path: Path, model: Any) -> None:
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError, TypeError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise ScreeningError(f"{path}: cannot start from this checkpoint: {exc}") from exc
+
+
+def torch_device(name: str) -> Any:
+    """The torch device for ``--device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees one).
+
+    Raises:
+        BackendUnavailableError: ``cuda`` asked for where torch sees no CUDA device.
+    """
+    import torch
+
+    from screening.errors import BackendUnavailableError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {name}: torch sees no CUDA device here")
+    return torch.device(name)

@@ -13,7 +13,7 @@ import numpy as np
 
 from screening.detect.card import ModelCard
 from screening.detect.ct_candidates import FEATURES, CandidateParams, candidate_inputs, find_candidates
-from screening.train.checkpoint import load_checkpoint, save_checkpoint
+from screening.train.checkpoint import load_checkpoint, save_checkpoint, torch_device
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
@@ -205,7 +205,7 @@ def train_ct(
         np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels)
         (work / "ct_candidates.tmp.npz").replace(cache)
     model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
-    device = _device(cfg.device)
+    device = torch_device(cfg.device)
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     counts = np.bincount(labels, minlength=len(CLASS_NAMES) + 1).astype(np.float64)
     if done is not None:
@@ -268,18 +268,6 @@ def _finished_counts(ckpt: Path, epochs: int) -> list[float] | None:
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     counts = state.get("extra", {}).get("counts")
     return counts if int(state.get("epoch", 0)) >= epochs and counts else None
-
-
-def _device(name: str) -> Any:
-    import torch
-
-    from screening.errors import BackendUnavailableError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"--device {name}: torch sees no CUDA device here")
-    return torch.device(name)
 
 
 def finish_ct(

@@ -15,7 +15,7 @@ import numpy as np
 from screening.detect.card import ModelCard
 from screening.detect.centernet import encode_targets
 from screening.train import augment
-from screening.train.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from screening.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, torch_device
 from screening.train.data import CLASS_NAMES, SimBag, XraySample, xray_samples
 from screening.train.progress import progress_bar
 
@@ -143,6 +143,18 @@ def _cache(bags: Iterable[SimBag], size: int, path: Path, n: int) -> list[XraySa
     return samples
 
 
+def _start(cfg: XrayTrainConfig) -> tuple[Path, Any, np.random.Generator]:
+    """Seed torch, record the config in the work dir, build the model: what every run does first."""
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    return work, build_model(cfg), np.random.default_rng(cfg.seed)
+
+
 def train_xray(
     cfg: XrayTrainConfig,
     train_bags: Iterable[SimBag],
@@ -162,15 +174,7 @@ def train_xray(
     Returns:
         The ``.onnx`` path.
     """
-    import torch
-
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    work = Path(cfg.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    model = build_model(cfg)
-    rng = np.random.default_rng(cfg.seed)
+    work, model, rng = _start(cfg)
     state = _Resume.read(work / "checkpoint.pt")
     samples: list[XraySample] = []
     if state.step < state.total(cfg):  # a finished run needs neither the bags nor the cache
@@ -198,17 +202,9 @@ def train_xray_stream(
     many were used. With ``cfg.max_minutes`` the step count is fixed after a short timing probe so the run
     ends in time; the card and checkpoint record it, and ``--steps`` with that number repeats the run.
     """
-    import torch
-
     from screening.train.stream import StreamSpec, stream_loader
 
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    work = Path(cfg.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    model = build_model(cfg)
-    rng = np.random.default_rng(cfg.seed)
+    work, model, rng = _start(cfg)
     spec = StreamSpec(
         first_seed=first_seed,
         size=cfg.size,
@@ -269,18 +265,6 @@ class _Resume:
         return cls(int(state.get("step", 0)), int(extra.get("total_steps", 0)), extra)
 
 
-def _device(cfg: XrayTrainConfig) -> Any:
-    import torch
-
-    from screening.errors import BackendUnavailableError
-
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"--device {cfg.device}: torch sees no CUDA device here")
-    return torch.device(cfg.device)
-
-
 def _fit(
     model: Any,
     cfg: XrayTrainConfig,
@@ -300,7 +284,7 @@ def _fit(
         done = load_checkpoint(work / "checkpoint.pt", model, _NoOpt(), _NoOpt(), rng, "step")
         model.cpu()
         return _Resume(done, resume.total(cfg), dict(resume.extra))
-    device = _device(cfg)
+    device = torch_device(cfg.device)
     model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
