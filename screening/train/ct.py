@@ -255,7 +255,7 @@ def train_ct(
             save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch, {"counts": counts.tolist()})
     log.close()
     model.cpu()
-    provenance = {**provenance, "train_candidates": {"n": len(labels), "per_class": counts.tolist()}}
+    provenance = {**provenance, "train_candidates": {"n": int(counts.sum()), "per_class": counts.tolist()}}
     return finish_ct(model, cfg, params, val_bags, provenance)
 
 
