@@ -14,7 +14,7 @@ def _pistol_bag(modality: str):
     from screening.sim import SimConfig, generate_bag
 
     cfg = SimConfig(threat_fraction=1.0, max_threats=1, classes=(Label.FIREARM,))
-    for seed in range(3_000_000, 3_000_040):
+    for seed in range(7_000_000, 7_000_040):  # seeds no training, validation or test set used
         bag = generate_bag(seed, cfg, modality=modality)
         guns = [o for o in bag.objects if o.label == Label.FIREARM and o.name == "pistol"]
         if guns:

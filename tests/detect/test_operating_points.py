@@ -118,3 +118,13 @@ def test_calibrate_needs_clean_and_threat_bags_and_sane_targets(tiny_xray, tmp_p
     rc = main([*base, "--sim-bags", "4", "--target-pd", "1.5"])
     assert rc == 2 and "--target-pd" in capsys.readouterr().err
     assert model.with_suffix(".json").read_text() == before  # refused runs leave the card alone
+
+
+@pytest.mark.parametrize("name", ["xray_centernet.onnx", "ct_candidates.onnx"])
+def test_shipped_cards_carry_both_operating_points(name):
+    from screening.detect import models_dir
+
+    card = read_card(models_dir() / name)
+    assert set(operating_thresholds(card, "pd")) == set(card.classes)
+    assert set(operating_thresholds(card, "far")) == set(card.classes)
+    assert card.training["calibration"]["bags"] >= 200  # chosen on fresh validation bags, not the test set
