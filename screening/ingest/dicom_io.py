@@ -186,7 +186,8 @@ def decode_pixels(ds: Any, limits: ReadLimits, source: str) -> np.ndarray:
     keyword = next((k for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData") if k in ds), None)
     if keyword is None or ds[keyword].value is None or len(ds[keyword].value) == 0:
         raise InvalidScanError(
-            "no pixel data (7FE0,0010) in the object; expected an image. The export may have stripped it.",
+            "no pixel data (7FE0,0010) in the object; expected an image. The file may be truncated before "
+            "its pixel data, or the export stripped it.",
             source=source,
         )
     bits = _int_tag(ds, "BitsAllocated", source, default=32 if keyword == "FloatPixelData" else 64)
