@@ -90,7 +90,7 @@ def candidate_dataset(
     bags: Iterable[SimBag], params: CandidateParams, n: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crops, features and labels of every candidate in ``bags``."""
-    crops, feats, labels = [], [], []
+    parts: list[tuple[np.ndarray, ...]] = []
     with progress_bar("simulating CT bags", n or 0) as advance:
         for bag in bags:
             if bag.ct is None:
@@ -99,18 +99,21 @@ def candidate_dataset(
             cands, _ = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
             if cands:
                 c, f = candidate_inputs(mhu, cands, crop=params.crop)
-                crops.append(c.astype(np.float16))
-                feats.append(f)
-                labels.append(label_candidates([x.box for x in cands], bag.objects))
+                parts.append((c.astype(np.float16), f, label_candidates([x.box for x in cands], bag.objects)))
             advance()
-    if not crops:
-        d = params.crop
+    return _stack(parts, params.crop)
+
+
+def _stack(parts: Sequence[tuple[np.ndarray, ...]], crop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bag ``(crops, feats, labels)`` joined into one dataset (empty, right-shaped arrays if none)."""
+    if not parts:
         return (
-            np.zeros((0, 2, d, d, d), np.float16),
+            np.zeros((0, 2, crop, crop, crop), np.float16),
             np.zeros((0, len(FEATURES)), np.float32),
             np.zeros(0, np.int64),
         )
-    return np.concatenate(crops), np.concatenate(feats), np.concatenate(labels)
+    crops, feats, labels = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return crops, feats, labels
 
 
 def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, ...] | str | None:
@@ -154,14 +157,7 @@ def candidate_dataset_parallel(
                 if r is not None:
                     parts.append(r)
             advance()
-    if not parts:
-        d = params.crop
-        return (
-            np.zeros((0, 2, d, d, d), np.float16),
-            np.zeros((0, len(FEATURES)), np.float32),
-            np.zeros(0, np.int64),
-        )
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+    return _stack(parts, params.crop)
 
 
 def train_ct(
@@ -192,8 +188,7 @@ def train_ct(
     ckpt = work / "checkpoint.pt"
     done = _finished_counts(ckpt, cfg.epochs)
     if done is not None:  # a finished run (e.g. trained elsewhere) needs no candidates to export
-        crops, feats = np.zeros((0, 2, 1, 1, 1), np.float16), np.zeros((0, len(FEATURES)), np.float32)
-        labels = np.zeros(0, np.int64)
+        crops, feats, labels = _stack([], params.crop)
     elif cache.is_file():
         z = np.load(cache)
         crops, feats, labels = z["crops"], z["feats"], z["labels"]
