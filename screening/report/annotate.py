@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from screening.decide.policy import Policy
 from screening.report._atomic import atomic_write_bytes
 from screening.report.png import encode_png
+from screening.report.select import reported_detections
 from screening.scan import BagReport, Detection, Label, Modality, Scan, Verdict
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
-
-    from screening.decide.policy import Policy
 
 __all__ = [
     "LABEL_COLOURS",
@@ -126,13 +126,13 @@ class _Panel:
     boxes: tuple[tuple[Detection, tuple[float, float, float, float]], ...]  # (det, (c0, r0, c1, r1))
 
 
-def _panels(scans: Sequence[Scan], report: BagReport) -> list[_Panel]:
+def _panels(scans: Sequence[Scan], detections: Sequence[Detection]) -> list[_Panel]:
     panels: list[_Panel] = []
     n_xray = sum(scan.modality == Modality.XRAY for scan in scans)
     for i, scan in enumerate(scans):
         if scan.modality == Modality.CT:
             sz, sy, sx = (float(s) for s in scan.spacing_mm)
-            dets = [d for d in report.detections if len(d.box) == 6]
+            dets = [d for d in detections if len(d.box) == 6]
             for view, rgb in ct_views(scan).items():
                 rows = sx if view == "top" else sy
                 boxes = tuple((d, project_box(d.box, view)) for d in dets)
@@ -145,7 +145,7 @@ def _panels(scans: Sequence[Scan], report: BagReport) -> list[_Panel]:
             view = scan.view or f"view{i}"
             dets = [
                 d
-                for d in report.detections
+                for d in detections
                 if len(d.box) == 4 and (d.view == scan.view or (not d.view and n_xray == 1))
             ]
             boxes = tuple((d, (d.box[0], d.box[1], d.box[2], d.box[3])) for d in dets)
@@ -228,7 +228,7 @@ def _label(canvas: Image.Image, text: str, corner: tuple[float, float], colour: 
     canvas.paste(tile, (round(x), round(y)))
 
 
-def _title(report: BagReport, width: int) -> Image.Image:
+def _title(report: BagReport, width: int, hidden: int = 0) -> Image.Image:
     from PIL import Image, ImageDraw
 
     colour = VERDICT_COLOURS[report.verdict]
@@ -236,6 +236,8 @@ def _title(report: BagReport, width: int) -> Image.Image:
     chars = max(20, width // 7)
     reasons = "; ".join(report.reasons) if report.reasons else "no reasons given"
     lines = textwrap.wrap(reasons, chars, max_lines=3, placeholder=" ...") or [""]
+    if hidden:
+        lines.append(f"{hidden} weaker detection(s) not drawn; report.json lists them all")
     bar = Image.new("RGB", (width, 30 + 17 * len(lines)), colour)
     draw = ImageDraw.Draw(bar)
     ink = (0, 0, 0) if report.verdict == Verdict.REVIEW else (255, 255, 255)
@@ -292,12 +294,13 @@ def annotate(
     """
     from PIL import Image
 
-    panels = [_draw_panel(p, min_panel_px, max_panel_px, policy) for p in _panels(scans, report)]
+    shown = reported_detections(report.detections, policy or Policy())
+    panels = [_draw_panel(p, min_panel_px, max_panel_px, policy) for p in _panels(scans, shown)]
     body_w = sum(p.width for p in panels) + _GAP * (len(panels) + 1) if panels else 0
     width = max(480, body_w)
     if not panels:
         panels = [_placeholder(report, width - 2 * _GAP)]
-    title = _title(report, width)
+    title = _title(report, width, len(report.detections) - len(shown))
     body_h = max(p.height for p in panels) + 2 * _GAP
     canvas = Image.new("RGB", (width, title.height + body_h), _BACKGROUND)
     canvas.paste(title, (0, 0))

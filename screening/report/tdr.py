@@ -44,6 +44,7 @@ from screening.report._atomic import atomic_write_bytes
 from screening.report._fast_dataset import CHARSET as _CHARSET
 from screening.report._fast_dataset import Element as _Element
 from screening.report._fast_dataset import dataset as _dataset
+from screening.report.select import reported_detections
 from screening.scan import BagReport, Detection, Label, Modality, Scan, Verdict
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ def build_tdr(
 
     threats, n_alarm = [], 0
     ct_scans = [scan for scan in scans if scan.modality == Modality.CT]
-    for pid, det in enumerate(report.detections):
+    for pid, det in enumerate(reported_detections(report.detections, policy)):
         mass_density = _mass_density(det, ct_scans[0] if ct_scans else None)
         pto_refs = [_ref_item(r) for r in _pto_refs(det, refs, fallback)]
         item, alarming = _threat_item(pid, det, pto_refs, policy, window, mass_density)

@@ -64,7 +64,7 @@ def ct_report() -> BagReport:
         reasons=("firearm 0.93 ~812 g",),
         detections=(
             Detection(Label.FIREARM, 0.93, (5.0, 4.0, 2.0, 20.0, 10.0, 6.0), mass_g=812.0, density_g_cm3=7.8),
-            Detection(Label.DRUGS, 0.2, (1.0, 1.0, 1.0, 4.5, 3.0, 2.0)),
+            Detection(Label.DRUGS, 0.3, (1.0, 1.0, 1.0, 4.5, 3.0, 2.0)),  # near: shown, not counted
         ),
         timings_s={"ingest": 0.1, "detect": 1.2, "total": 1.5},
         model_versions={"ct-detector": "1.0+sha256:abcd1234"},

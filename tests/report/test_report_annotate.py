@@ -106,7 +106,7 @@ def test_title_colour_follows_verdict(
 def test_sub_threshold_boxes_are_thin_with_policy(
     xray_scans: list[Scan], review_report: BagReport, tmp_path: Path
 ) -> None:
-    weak = dataclasses.replace(review_report.detections[0], score=0.2)
+    weak = dataclasses.replace(review_report.detections[0], score=0.3)
     report = dataclasses.replace(review_report, detections=(weak,))
     shield = LABEL_COLOURS[Label.SHIELD]
     thick = _count(_rgb(annotate(xray_scans[:1], report, tmp_path / "a.png")), shield)
