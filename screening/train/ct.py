@@ -18,6 +18,7 @@ from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
 __all__ = [
+    "IGNORE",
     "CtTrainConfig",
     "candidate_dataset",
     "candidate_dataset_parallel",
@@ -62,14 +63,37 @@ class CtTrainConfig:
     workers: int = 1
 
 
-def label_candidates(
-    boxes: Sequence[Sequence[float]], objects: Sequence[Any], min_inside: float = 0.5
-) -> np.ndarray:
-    """Class index + 1 for each candidate box mostly inside a true object's 3-D box; 0 (background) otherwise.
+#: Label of a candidate left out of training: it holds part of a threat, but too little to be that threat.
+IGNORE = -1
 
-    A candidate is the object's when at least ``min_inside`` of its box volume lies in the object's box
-    (a pistol's slide and grip are separate components; both are the pistol).
+
+def label_candidates(
+    boxes: Sequence[Sequence[float]],
+    objects: Sequence[Any],
+    min_inside: float = 0.5,
+    *,
+    masks: Sequence[np.ndarray] | None = None,
+    ct_labels: np.ndarray | None = None,
+    min_purity: float = 0.5,
+    min_coverage: float = 0.5,
+    ignore_purity: float = 0.1,
+) -> np.ndarray:
+    """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
+
+    With the bag's object-index volume (``ct_labels``) and the candidates' ``masks``, a candidate is judged
+    by its own voxels: it is a threat's when at least ``min_purity`` of its voxels are that object's, or
+    when it holds at least ``min_coverage`` of the object and ``2 * ignore_purity`` of its voxels are the
+    object's (a drug brick merged with the clothes around it). One with at least ``ignore_purity`` of a
+    threat's voxels that passes neither test is :data:`IGNORE`; training leaves it out rather than teach
+    "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
+    buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
+
+    Without them (bags read from files with no label volume), a candidate is the object's when at
+    least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
+    components; both are the pistol).
     """
+    if ct_labels is not None and masks is not None:
+        return _label_by_voxels(boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity)
     out = np.zeros(len(boxes), dtype=np.int64)
     for i, b in enumerate(boxes):
         vol = np.prod([max(0.0, b[k + 3] - b[k]) for k in range(3)])
@@ -86,6 +110,42 @@ def label_candidates(
     return out
 
 
+def _label_by_voxels(
+    boxes: Sequence[Sequence[float]],
+    masks: Sequence[np.ndarray],
+    objects: Sequence[Any],
+    ct_labels: np.ndarray,
+    min_purity: float,
+    min_coverage: float,
+    ignore_purity: float,
+) -> np.ndarray:
+    threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
+    sizes = np.bincount(ct_labels.ravel().astype(np.intp), minlength=max(threats, default=0) + 1)
+    out = np.zeros(len(boxes), dtype=np.int64)
+    for i, (b, mask) in enumerate(zip(boxes, masks, strict=True)):
+        x0, y0, z0, x1, y1, z1 = (int(v) for v in b)
+        ids = ct_labels[z0:z1, y0:y1, x0:x1][mask]
+        if not ids.size or not threats:
+            continue
+        counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
+        best_purity = 0.0
+        for index, cls in threats.items():
+            own = float(counts[index])
+            purity, coverage = own / ids.size, own / max(float(sizes[index]), 1.0)
+            if purity >= min_purity or (coverage >= min_coverage and purity >= 2 * ignore_purity):
+                if purity > best_purity:
+                    best_purity, out[i] = purity, cls
+            elif purity >= ignore_purity and out[i] == 0:
+                out[i] = IGNORE
+    return out
+
+
+def _labels(cands: Sequence[Any], bag: SimBag) -> np.ndarray:
+    return label_candidates(
+        [x.box for x in cands], bag.objects, masks=[x.mask for x in cands], ct_labels=bag.ct_labels
+    )
+
+
 def candidate_dataset(
     bags: Iterable[SimBag], params: CandidateParams, n: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +159,7 @@ def candidate_dataset(
             cands, _ = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
             if cands:
                 c, f = candidate_inputs(mhu, cands, crop=params.crop)
-                parts.append((c.astype(np.float16), f, label_candidates([x.box for x in cands], bag.objects)))
+                parts.append((c.astype(np.float16), f, _labels(cands, bag)))
             advance()
     return _stack(parts, params.crop)
 
@@ -129,7 +189,7 @@ def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, 
     if not cands:
         return None
     c, f = candidate_inputs(mhu, cands, crop=params.crop)
-    return c.astype(np.float16), f, label_candidates([x.box for x in cands], bags[0].objects)
+    return c.astype(np.float16), f, _labels(cands, bags[0])
 
 
 def candidate_dataset_parallel(
@@ -199,6 +259,10 @@ def train_ct(
             crops, feats, labels = candidate_dataset(train_bags, params, n_train)
         np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels)
         (work / "ct_candidates.tmp.npz").replace(cache)
+    ignored = int((labels == IGNORE).sum())
+    if ignored:
+        keep = labels != IGNORE
+        crops, feats, labels = crops[keep], feats[keep], labels[keep]
     model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
     device = torch_device(cfg.device)
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
@@ -250,7 +314,14 @@ def train_ct(
             save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch, {"counts": counts.tolist()})
     log.close()
     model.cpu()
-    provenance = {**provenance, "train_candidates": {"n": int(counts.sum()), "per_class": counts.tolist()}}
+    provenance = {
+        **provenance,
+        "train_candidates": {
+            "n": int(counts.sum()),
+            "per_class": counts.tolist(),
+            "ignored": ignored,
+        },
+    }
     return finish_ct(model, cfg, params, val_bags, provenance)
 
 

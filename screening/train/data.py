@@ -42,6 +42,7 @@ class GtObject:
         mass_g: true mass, where known.
         note_count: true banknote count (currency), where known.
         name: object name (``"pistol"``...).
+        index: the object's value in the bag's CT label volume (``SimBag.ct_labels``); 0 if unknown.
     """
 
     label: Label
@@ -51,6 +52,7 @@ class GtObject:
     mass_g: float | None = None
     note_count: int | None = None
     name: str = ""
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,15 @@ class SimBag:
         xray: X-ray views.
         ct: CT volume, or ``None``.
         objects: contraband objects only.
+        ct_labels: ``int16 (Z, Y, X)`` object-index volume aligned with ``ct`` (``GtObject.index``; 0 for
+            air, bag parts and benign items), or ``None`` where the bag did not come with one.
     """
 
     seed: int
     xray: tuple[Scan, ...]
     ct: Scan | None
     objects: tuple[GtObject, ...]
+    ct_labels: np.ndarray | None = None
 
 
 def bag_objects(raw_objects: Iterable[Any]) -> tuple[GtObject, ...]:
@@ -87,6 +92,7 @@ def bag_objects(raw_objects: Iterable[Any]) -> tuple[GtObject, ...]:
                 mass_g=getattr(o, "mass_g", None),
                 note_count=getattr(o, "note_count", None),
                 name=str(getattr(o, "name", "")),
+                index=int(getattr(o, "index", 0) or 0),
             )
         )
     return tuple(out)
@@ -157,6 +163,7 @@ def sim_bags(
             xray=tuple(bag.xray or ()),
             ct=bag.ct,
             objects=bag_objects(bag.objects),
+            ct_labels=getattr(bag, "ct_labels", None) if modality in ("ct", "both") else None,
         )
 
 
@@ -238,16 +245,30 @@ def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:
                             source=str(path / "xray" / f"{bag_id}_{view}_high.png"),
                         )
                     )
-            ct = None
+            ct, ct_labels = None, None
             if modality in ("ct", "both") and truth.get("ct_file"):
                 from screening.ingest import read
 
                 ct = read(path / truth["ct_file"])[0]
+                if truth.get("ct_labels_file"):
+                    with np.load(path / truth["ct_labels_file"]) as z:
+                        ct_labels = z["labels"]
+                    if ct_labels.shape != ct.shape[-3:]:
+                        raise InvalidScanError(
+                            f"label volume {ct_labels.shape} does not match the CT volume {ct.shape[-3:]}",
+                            source=str(path / truth["ct_labels_file"]),
+                        )
             objs = [_TruthObject(**o) for o in truth["objects"]]
         except Exception as exc:  # one broken bag must not stop a run
             warnings.warn(f"{tfile}: unreadable bag ({exc!r}); skipped", RuntimeWarning, stacklevel=2)
             continue
-        yield SimBag(seed=int(truth.get("seed", -1)), xray=tuple(xray), ct=ct, objects=bag_objects(objs))
+        yield SimBag(
+            seed=int(truth.get("seed", -1)),
+            xray=tuple(xray),
+            ct=ct,
+            objects=bag_objects(objs),
+            ct_labels=ct_labels,
+        )
 
 
 @dataclass(frozen=True)
