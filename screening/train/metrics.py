@@ -20,6 +20,7 @@ __all__ = [
     "iou",
     "is_hit",
     "object_scores",
+    "proportion_ci95",
 ]
 
 
@@ -52,6 +53,20 @@ class BagRecord:
     objects: tuple[ObjRecord, ...]
     detections: tuple[DetRecord, ...]
     extra: Mapping[str, float] = field(default_factory=dict)
+
+
+def proportion_ci95(successes: int, trials: int) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) 95 % interval of a proportion, as detection certifications quote; ``None``
+    for no trials.
+
+    With few objects a PD says little: 3 of 3 found is anywhere from 0.29 to 1.0.
+    """
+    if trials <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=0.95, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:

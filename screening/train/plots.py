@@ -47,11 +47,17 @@ def plot_all(metrics: Mapping[str, Any], records: Sequence[BagRecord], folder: P
     fig, ax = plt.subplots(figsize=(7, 4))
     pds = [metrics["per_class"][c]["pd"] for c in classes]
     ax.bar(classes, pds, color=["tab:green" if p >= 0.95 else "tab:red" for p in pds])
+    cis = [metrics["per_class"][c].get("pd_ci95") for c in classes]
+    if all(cis):  # exact 95 % intervals: with a handful of objects per class they are wide
+        err = np.array([[p - ci[0], ci[1] - p] for p, ci in zip(pds, cis, strict=True)]).T
+        ax.errorbar(classes, pds, yerr=np.clip(err, 0.0, None), fmt="none", ecolor="k", capsize=4, lw=1)
+        for i, c in enumerate(classes):
+            ax.text(i, 0.02, f"n={metrics['per_class'][c]['n']}", ha="center", fontsize=8)
     ax.axhline(0.95, color="k", ls="--", lw=1)
     ax.set(
         ylim=(0, 1.02),
         ylabel="PD at operating threshold",
-        title=f"{metrics['modality']}: bag FAR {metrics['bag_far']:.3f}",
+        title=f"{metrics['modality']}: bag FAR {metrics['bag_far']:.3f} (bars: exact 95 % intervals)",
     )
     written.append(_save(fig, folder / "pd_per_class.png"))
 

@@ -141,3 +141,40 @@ def test_unreachable_objects_do_not_drag_the_threshold_to_the_floor():
     bags = [*_bags(), BagRecord("5", (miss,), ())]
     t = choose_thresholds(bags, ["firearm"], target_pd=0.95)
     assert t["firearm"] == pytest.approx(0.4, abs=1e-5)  # best achievable PD (2/3), not 0.05
+
+
+def test_exact_intervals_match_known_values_and_widen_with_few_objects():
+    from screening.train.metrics import proportion_ci95
+
+    assert proportion_ci95(0, 0) is None
+    lo, hi = proportion_ci95(3, 3)
+    assert lo == pytest.approx(0.2924, abs=1e-4) and hi == 1.0  # (0.025)^(1/3)
+    lo, hi = proportion_ci95(0, 72)
+    assert lo == 0.0 and hi == pytest.approx(0.0499, abs=1e-4)  # 72 clean bags without alarm: FAR < 5 %
+    lo, hi = proportion_ci95(95, 100)
+    assert lo < 0.95 < hi
+
+
+def test_metrics_carry_intervals_and_the_bar_is_only_demonstrated_with_enough_bags():
+    from screening.train.evaluate import compute_metrics, format_summary
+
+    def bags(n_threat: int, n_clean: int) -> list[BagRecord]:
+        found = [
+            BagRecord(
+                f"t{i}",
+                (ObjRecord("firearm", {"top": (0, 0, 10, 10)}),),
+                (DetRecord("firearm", 0.9, (0, 0, 10, 10), "top"),),
+            )
+            for i in range(n_threat)
+        ]
+        return found + [BagRecord(f"c{i}", (), ()) for i in range(n_clean)]
+
+    ops = {"firearm": 0.5}
+    small = compute_metrics(bags(3, 3), "xray", ops, classes=["firearm"])
+    assert small["quality_bar"]["met"] is True  # every point value passes...
+    assert small["quality_bar"]["demonstrated_at_95pct_confidence"] is False  # ...but 3 + 3 bags show little
+    assert small["per_class"]["firearm"]["pd_ci95"][0] == pytest.approx(0.2924, abs=1e-4)
+    assert small["bag_far_ci95"][1] > 0.5
+    big = compute_metrics(bags(80, 80), "xray", ops, classes=["firearm"])
+    assert big["quality_bar"]["demonstrated_at_95pct_confidence"] is True
+    assert "95% CI" in format_summary(big) and "[0.95, 1.00]" in format_summary(big)
