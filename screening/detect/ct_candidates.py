@@ -65,7 +65,9 @@ class CandidateParams:
             clustering per distance: a box of rounds, or rounds scattered through a lining.
         cluster_max_cm3: largest piece that can join a cluster (a cartridge is ~0.5-4 cm^3).
         dense_mhu: lower edge of the dense-organic band (water and most food are ~1000 MHU).
-        split_erosion: erosion, in blocks, of the split pass.
+        split_erosion: erosions, in blocks, of the split pass (one split per value; an int is one value).
+            One block parts a brick from the clothes it lies on; a bundle sewn into a lining, pressed
+            against a packed bag's contents, needs two.
     """
 
     organic_mhu: tuple[float, float] = (700.0, 2600.0)
@@ -80,12 +82,18 @@ class CandidateParams:
     cluster_mm: tuple[float, ...] = (30.0, 80.0)
     cluster_max_cm3: float = 4.0
     dense_mhu: float = 1150.0
-    split_erosion: int = 1
+    split_erosion: tuple[int, ...] = (1, 2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "organic_mhu", tuple(float(v) for v in self.organic_mhu))
         object.__setattr__(self, "passes", tuple(self.passes))
         object.__setattr__(self, "cluster_mm", tuple(float(v) for v in self.cluster_mm))
+        erosion = self.split_erosion
+        object.__setattr__(
+            self,
+            "split_erosion",
+            (int(erosion),) if isinstance(erosion, int | float) else tuple(int(e) for e in erosion),
+        )
         bad = [p for p in self.passes if p not in PASSES]
         if bad:
             raise ValueError(f"unknown candidate pass(es) {bad}; expected some of {sorted(PASSES)}")
@@ -172,6 +180,7 @@ def _fine_groups(
     f: int,
     min_blocks: int,
     grow_within: np.ndarray | None = None,
+    grow: int = 1,
 ) -> Iterator[_Group]:
     """Connected components of ``coarse_mask`` as the fine voxels in ``window`` they cover, heaviest first.
 
@@ -187,8 +196,9 @@ def _fine_groups(
             ``bool (Z, Y, X)`` mask (shared by passes with the same window).
         f: fine voxels per block side.
         min_blocks: smaller components are skipped.
-        grow_within: if given, each component first grows by one block into this coarse mask
-            (undoing an erosion).
+        grow_within: if given, each component first grows by ``grow`` blocks into this coarse mask
+            (undoing an erosion of that depth).
+        grow: blocks to grow by.
 
     Yields:
         Tight groups (slice and mask on the fine grid), non-empty.
@@ -212,14 +222,15 @@ def _fine_groups(
         sl = tuple(slice(s.start + b.start, s.stop + b.start) for s, b in zip(sl, box, strict=True))
         if grow_within is not None:
             grown = tuple(
-                slice(max(0, s.start - 1), min(d, s.stop + 1))
+                slice(max(0, s.start - grow), min(d, s.stop + grow))
                 for s, d in zip(sl, coarse_mask.shape, strict=True)
             )
             own_c = np.zeros([g.stop - g.start for g in grown], dtype=bool)
             own_c[
                 tuple(slice(s.start - g.start, s.stop - g.start) for s, g in zip(sl, grown, strict=True))
             ] = own_sub
-            own_c = ndimage.binary_dilation(own_c) & grow_within[grown]
+            # Geodesic: each step stays inside the window, so growth never jumps a gap between objects.
+            own_c = ndimage.binary_dilation(own_c, iterations=grow, mask=grow_within[grown])
             sl = grown
         else:
             own_c = own_sub
@@ -375,10 +386,34 @@ def _pass_groups(
         out["dense"] = _fine_groups(mhu, dense_c, mean_c, organic, f, min_blocks)
     if "split" in p.passes:
         # Objects touching through thin bridges (a brick on folded clothes, an item inside a container):
-        # erode, label the cores, grow each core back by one block inside the organic window.
-        cores = ndimage.binary_erosion(organic_c, iterations=p.split_erosion)
-        out["split"] = _fine_groups(mhu, cores, mean_c, organic, f, min_blocks, grow_within=organic_c)
+        # erode, label the cores, grow each core back as far inside the organic window.
+        out["split"] = _interleave(
+            _fine_groups(
+                mhu,
+                ndimage.binary_erosion(organic_c, iterations=e),
+                mean_c,
+                organic,
+                f,
+                min_blocks,
+                grow_within=organic_c,
+                grow=e,
+            )
+            for e in p.split_erosion
+        )
     return out
+
+
+def _interleave(iterators: Iterator[Iterator[_Group]]) -> Iterator[_Group]:
+    """One item from each iterator in turn (each stays heaviest first), so a deeper split is not starved."""
+    live = list(iterators)
+    while live:
+        still = []
+        for it in live:
+            for g in it:
+                yield g
+                still.append(it)
+                break
+        live = still
 
 
 def find_candidates(

@@ -90,6 +90,20 @@ def test_split_pass_cuts_a_thin_bridge_between_two_objects():
     assert [c.box for c in joined] == [(4, 8, 8, 36, 32, 32)]
 
 
+def test_a_deeper_split_parts_objects_joined_by_a_thick_bridge():
+    vol = _vol((40, 40, 60))
+    vol[4:36, 4:36, 4:24] = 1000.0
+    vol[4:36, 4:36, 36:56] = 1000.0
+    vol[16:22, 16:22, 24:36] = 1000.0  # 12 mm (3 blocks) thick: one eroded block leaves it joined
+    shallow = find_candidates(vol, SPACING, CandidateParams(split_erosion=1))[0]
+    assert [c.box for c in shallow] == [(4, 4, 4, 56, 36, 36)]  # the split equals the whole: dropped
+    deep = find_candidates(vol, SPACING)[0]  # default: erosions of 1 and 2 blocks
+    assert CandidateParams().split_erosion == (1, 2) == CandidateParams(split_erosion=[1, 2]).split_erosion
+    # Each core grows back two blocks within the window: the whole object and 8 mm of the bridge.
+    assert _boxes(deep, "organic") == [(4, 4, 4, 56, 36, 36)]
+    assert sorted(_boxes(deep, "split")) == [(4, 4, 4, 28, 36, 36), (32, 4, 4, 56, 36, 36)]
+
+
 def test_round_robin_keeps_small_metal_under_a_tight_cap():
     vol = _vol((40, 40, 80))
     for i in range(6):  # six big organic items, far heavier than the blade
