@@ -178,3 +178,17 @@ def test_metrics_carry_intervals_and_the_bar_is_only_demonstrated_with_enough_ba
     big = compute_metrics(bags(80, 80), "xray", ops, classes=["firearm"])
     assert big["quality_bar"]["demonstrated_at_95pct_confidence"] is True
     assert "95% CI" in format_summary(big) and "[0.95, 1.00]" in format_summary(big)
+
+
+def test_quantity_errors_are_also_kept_apart_for_boxes_that_outline_the_object():
+    from screening.scan import Detection, Label
+    from screening.train.evaluate import _quantity_errors
+
+    notes = ObjRecord("currency", {"": (0, 0, 0, 10, 10, 10)}, note_count=100)
+    drugs = ObjRecord("drugs", {"": (50, 50, 50, 60, 60, 60)}, mass_g=1000.0)
+    dets = [
+        Detection(Label.CURRENCY, 0.9, (0, 0, 0, 10, 10, 11), note_count=110),  # outlines it: IoU 0.91
+        Detection(Label.DRUGS, 0.8, (50, 50, 50, 53, 60, 60), mass_g=250.0),  # a part of it: IoU 0.3
+    ]
+    err = _quantity_errors([notes, drugs], dets)
+    assert err == pytest.approx({"notes_rel_err_0": 0.1, "notes_rel_err_loc_0": 0.1, "mass_rel_err_1": -0.75})
