@@ -97,6 +97,9 @@ class CandidateParams:
         bad = [p for p in self.passes if p not in PASSES]
         if bad:
             raise ValueError(f"unknown candidate pass(es) {bad}; expected some of {sorted(PASSES)}")
+        if not self.split_erosion or min(self.split_erosion) < 1:
+            # scipy erodes "until nothing changes" for iterations < 1: that would empty the pass.
+            raise ValueError(f"split_erosion must be one or more depths >= 1; got {self.split_erosion}")
         if self.coarse < 1 or self.crop < 1 or self.max_candidates < 0:
             raise ValueError(
                 f"coarse, crop must be >= 1 and max_candidates >= 0; got {self.coarse}, {self.crop}, "

@@ -146,6 +146,9 @@ def test_bad_parameters_are_refused_with_the_valid_choices():
         CandidateParams(passes=("organic", "shiny"))
     with pytest.raises(ValueError, match="coarse, crop must be >= 1"):
         CandidateParams(coarse=0)
+    for bad in (0, (1, 0), ()):
+        with pytest.raises(ValueError, match="split_erosion must be one or more depths >= 1"):
+            CandidateParams(split_erosion=bad)
     # A card written as JSON holds lists; they become tuples.
     p = CandidateParams(organic_mhu=[700, 2600], cluster_mm=[30], passes=["metal"])
     assert p.organic_mhu == (700.0, 2600.0) and p.cluster_mm == (30.0,) and p.passes == ("metal",)
