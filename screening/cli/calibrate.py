@@ -107,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{model.name}: {len(records)} validation bags ({clean} threat-free)")
     print(f"  pd point  (PD >= {args.target_pd:g}): bag FAR {at_pd['bag_far']:.3f}, PD " + _pds(at_pd))
     print(f"  far point (FAR <= {args.far_max:g}): bag FAR {far['bag_far']:.3f}, PD " + _pds(far))
+    bound = points["far"]["expected_far_bound"]
+    print(f"  far point promises bag FAR <= {bound:.3f} on new bags", end="")
+    if bound > args.far_max + 1e-9:
+        print(f": too few threat-free bags ({clean}) for {args.far_max:g}; calibrate on more", end="")
+    print()
     print(f"updated {model.with_suffix('.json')}; test metrics cleared: run 'screening evaluate' again")
     return 0
 

@@ -415,18 +415,25 @@ def operating_points(
     records: Sequence[Any], modality: str, target_pd: float, far_max: float = 0.05
 ) -> dict[str, Any]:
     """The card's second operating point, from the validation records: per class, the thresholds at which the
-    bag FAR stays within ``far_max`` (:func:`far_budget_thresholds`), with the PD they gave."""
+    bag FAR on *new* bags stays within ``far_max`` (:func:`far_budget_thresholds`, held-out rule), with the
+    PD they gave on validation and the FAR they promise (more than ``far_max`` with too few clean bags)."""
     from screening.train.evaluate import compute_metrics
-    from screening.train.metrics import far_budget_thresholds
+    from screening.train.metrics import far_budget_thresholds, held_out_far_bound
 
-    far = far_budget_thresholds(records, CLASS_NAMES, far_max)
+    far = far_budget_thresholds(records, CLASS_NAMES, far_max, held_out=True)
+    n_clean = sum(1 for r in records if not r.objects)
+    bound = held_out_far_bound(n_clean, len(CLASS_NAMES), far_max)
     return {
         "pd": {"target_pd": target_pd, "thresholds": "the card's 'thresholds'"},
         "far": {
             "far_max": far_max,
             "thresholds": far,
+            "expected_far_bound": bound,
             "validation": _brief(compute_metrics(records, modality, far)),
-            "note": f"chosen on the validation bags: each class alone alarms on <= {far_max:g}/6 of them",
+            "note": f"chosen on {n_clean} clean validation bags so that each class alone is expected to "
+            f"alarm on <= {far_max:g}/{len(CLASS_NAMES)} of new clean bags (split-conformal); promised bag "
+            f"FAR <= {bound:.3f}"
+            + ("" if bound <= far_max + 1e-9 else " (too few clean bags for the target)"),
         },
     }
 

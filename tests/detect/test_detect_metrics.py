@@ -192,3 +192,25 @@ def test_quantity_errors_are_also_kept_apart_for_boxes_that_outline_the_object()
     ]
     err = _quantity_errors([notes, drugs], dets)
     assert err == pytest.approx({"notes_rel_err_0": 0.1, "notes_rel_err_loc_0": 0.1, "mass_rel_err_1": -0.75})
+
+
+def test_held_out_thresholds_use_the_conformal_rank_and_say_what_they_promise():
+    from screening.train.metrics import held_out_far_bound
+
+    def clean_bags(n: int) -> list[BagRecord]:
+        return [
+            BagRecord(str(i), (), (DetRecord("blade", (i + 1) / (n + 1), (0, 0, 5, 5), "top"),))
+            for i in range(n)
+        ]
+
+    bags = clean_bags(50)  # scores 1/51 .. 50/51
+    # In sample, 5 % of 50 clean bags lets floor(2.5) = 2 alarm: the threshold sits just above 48/51.
+    assert far_budget_thresholds(bags, ["blade"], 0.05)["blade"] == pytest.approx(48 / 51)
+    # Held out, a new clean bag beats the (k+1)-th highest with probability (k+1)/51 <= 0.05: k = 1.
+    assert far_budget_thresholds(bags, ["blade"], 0.05, held_out=True)["blade"] == pytest.approx(49 / 51)
+    few = clean_bags(10)  # 1 / 11 > 5 %: no rank is safe; the threshold sits above every clean score
+    assert far_budget_thresholds(few, ["blade"], 0.05, held_out=True)["blade"] > 10 / 11
+    assert held_out_far_bound(10, 1, 0.05) == pytest.approx(1 / 11)
+    assert held_out_far_bound(119, 6, 0.05) == pytest.approx(0.05)  # enough clean bags for six classes
+    assert held_out_far_bound(83, 6, 0.05) == pytest.approx(6 / 84)  # the CT calibration of session 4
+    assert held_out_far_bound(169, 6, 0.05) == pytest.approx(6 / 170)  # k = 0: one clean bag may not alarm
