@@ -88,3 +88,25 @@ def test_load_bags_brings_the_label_volume_and_object_indices(tmp_path):
     np.savez_compressed(tmp_path / "ct" / f"{bag.bag_id}_labels.npz", labels=np.zeros((2, 2, 2), np.int16))
     with pytest.warns(RuntimeWarning, match=r"labels\.npz.*does not match"):
         assert list(load_bags(tmp_path, "ct")) == []
+
+
+def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
+    from screening.detect.ct_candidates import CandidateParams
+    from screening.sim.config import SimConfig
+    from screening.train.ct import _bag_candidates
+    from screening.train.data import sim_bags
+
+    config = SimConfig(threat_fraction=1.0, voxel_mm=4.0)
+    (bag,) = sim_bags([31], "ct", config=config)
+    assert bag.ct is not None and bag.ct_labels is not None
+    assert bag.ct_labels.shape == bag.ct.shape[-3:]
+    assert all(o.index > 0 and (bag.ct_labels == o.index).any() for o in bag.objects)
+    (xray_only,) = sim_bags([31], "xray", config=config)
+    assert xray_only.ct_labels is None
+
+    out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0)))
+    assert out is not None and not isinstance(out, str)
+    crops, feats, labels = out
+    assert len(crops) == len(feats) == len(labels)
+    assert labels.min() >= IGNORE and labels.max() <= len(CLASS_NAMES)
+    assert (labels > 0).any()  # the bag's threats are found and labelled by their voxels
