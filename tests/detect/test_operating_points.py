@@ -85,7 +85,9 @@ def _fake_parallel(seeds, modality, config=None, workers=1):
     return sim_bags(seeds, modality, generate=fake_generate_bag)
 
 
-def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(tiny_xray, tmp_path, monkeypatch):
+def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(
+    tiny_xray, tmp_path, monkeypatch, capsys
+):
     import screening.train.data as data
     from screening.cli.main import main
 
@@ -101,6 +103,10 @@ def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(tiny_x
     assert set(card.thresholds) == set(card.classes)
     assert card.extra["operating_points"]["far"]["validation"]["bags"] == 8
     assert "run 'screening evaluate' again" in card.metrics["note"]
+    # 4 clean bags cannot promise a 5 % bag FAR for six classes: the card and the output say what they can.
+    far = card.extra["operating_points"]["far"]
+    assert far["expected_far_bound"] == pytest.approx(1.0) and "too few clean bags" in far["note"]
+    assert "too few threat-free bags (4) for 0.05; calibrate on more" in capsys.readouterr().out
 
 
 def test_calibrate_needs_clean_and_threat_bags_and_sane_targets(tiny_xray, tmp_path, monkeypatch, capsys):
