@@ -120,12 +120,14 @@ def _label_by_voxels(
     ignore_purity: float,
 ) -> np.ndarray:
     threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
-    sizes = np.bincount(ct_labels.ravel().astype(np.intp), minlength=max(threats, default=0) + 1)
     out = np.zeros(len(boxes), dtype=np.int64)
+    if not threats:
+        return out
+    sizes = np.bincount(ct_labels.ravel().astype(np.intp), minlength=max(threats) + 1)
     for i, (b, mask) in enumerate(zip(boxes, masks, strict=True)):
         x0, y0, z0, x1, y1, z1 = (int(v) for v in b)
         ids = ct_labels[z0:z1, y0:y1, x0:x1][mask]
-        if not ids.size or not threats:
+        if not ids.size:
             continue
         counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
         best_purity = 0.0

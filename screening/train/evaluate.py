@@ -170,19 +170,20 @@ def compute_metrics(
     clean = sum(1 for r in records if not r.objects)
     pds = [v["pd"] for v in per_class.values() if v["n"]]
     far = bag_far(records, operating, classes)
+    far_ci = proportion_ci95(round(far * clean), clean)
     return {
         "modality": modality,
         "bags": len(records),
         "threat_free_bags": clean,
         "bag_far": far,
-        "bag_far_ci95": proportion_ci95(round(far * clean), clean),
+        "bag_far_ci95": far_ci,
         "map50": float(np.mean(aps)) if aps else float("nan"),
         "min_pd": float(min(pds)) if pds else float("nan"),
         "quality_bar": {
             "pd_min": 0.95,
             "far_max": 0.05,
             "met": bool(pds and min(pds) >= 0.95 and far <= 0.05),
-            "demonstrated_at_95pct_confidence": _demonstrated(per_class, clean, far),
+            "demonstrated_at_95pct_confidence": _demonstrated(per_class, far_ci),
         },
         "per_class": per_class,
         "at_far_budget": {
@@ -199,18 +200,14 @@ def compute_metrics(
             "counts": confusion(records, classes, operating).tolist(),
         },
         "quantities": {
-            "drug_mass_median_abs_rel_err": float(np.median(np.abs(mass))) if mass else None,
+            "drug_mass_median_abs_rel_err": _median_abs(mass),
             "drug_mass_n": len(mass),
-            "note_count_median_abs_rel_err": float(np.median(np.abs(notes))) if notes else None,
+            "note_count_median_abs_rel_err": _median_abs(notes),
             "note_count_n": len(notes),
             "localised_iou": LOCALISED_IOU,
-            "drug_mass_median_abs_rel_err_localised": float(np.median(np.abs(mass_loc)))
-            if mass_loc
-            else None,
+            "drug_mass_median_abs_rel_err_localised": _median_abs(mass_loc),
             "drug_mass_n_localised": len(mass_loc),
-            "note_count_median_abs_rel_err_localised": float(np.median(np.abs(notes_loc)))
-            if notes_loc
-            else None,
+            "note_count_median_abs_rel_err_localised": _median_abs(notes_loc),
             "note_count_n_localised": len(notes_loc),
         },
         "seconds_per_scan": {
@@ -227,10 +224,9 @@ def _median_abs(values: Sequence[float]) -> float | None:
     return float(np.median(np.abs(values))) if values else None
 
 
-def _demonstrated(per_class: Mapping[str, Any], clean: int, far: float) -> bool:
+def _demonstrated(per_class: Mapping[str, Any], far_ci: tuple[float, float] | None) -> bool:
     """The bar holds with 95 % confidence: every class's PD interval above 0.95 and the FAR's below 0.05."""
     lows = [v["pd_ci95"][0] for v in per_class.values() if v["pd_ci95"]]
-    far_ci = proportion_ci95(round(far * clean), clean)
     return bool(lows and min(lows) >= 0.95 and far_ci is not None and far_ci[1] <= 0.05)
 
 
