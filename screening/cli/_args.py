@@ -18,10 +18,21 @@ def add_operating_point(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_bags(p: argparse.ArgumentParser, default_seed: int, what: str) -> None:
-    """A model and the bags to run it on: ``--data DIR`` or ``--sim-bags N --seed S`` (+ simulator knobs)."""
+def add_model_bags(p: argparse.ArgumentParser, default_seed: int, what: str, many: bool = False) -> None:
+    """A model and the bags to run it on: ``--data DIR`` or ``--sim-bags N --seed S`` (+ simulator knobs).
+
+    With ``many``, ``--data`` may be given more than once (a list of folders, pooled).
+    """
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="bags written by 'screening simulate'")
+    if many:
+        src.add_argument(
+            "--data",
+            metavar="DIR",
+            action="append",
+            help="bags written by 'screening simulate'; repeat to pool several folders",
+        )
+    else:
+        src.add_argument("--data", metavar="DIR", help="bags written by 'screening simulate'")
     src.add_argument("--sim-bags", type=int, metavar="N", help=f"generate N {what} bags on the fly")
     p.add_argument("--seed", type=int, default=default_seed, help=f"first seed (default {default_seed})")
     p.add_argument("--model", help="the .onnx file (default: the shipped model in models/)")

@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 EPILOG = """examples:
   screening calibrate --modality xray --sim-bags 400 --seed 5000000 --sim-pixel-mm 2 --workers 2
   screening calibrate --modality ct --data data/site_val_ct --model models/ct_candidates.onnx
+  screening calibrate --modality ct --data data/ct_cal400 --data data/ct_cal_b   # pooled folders
 Thresholds are rewritten in the model card (PD target and the 5 %-FAR operating point); the card's test
 metrics are cleared, because they were measured at the old thresholds: run 'screening evaluate' again.
 Use bags that neither training nor the test set used."""
@@ -28,13 +29,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--modality", choices=("xray", "ct"), required=True)
-    add_model_bags(p, 5_000_000, "validation")
+    add_model_bags(p, 5_000_000, "validation", many=True)
     p.add_argument("--target-pd", type=float, default=0.95, help="PD of the 'pd' point (default 0.95)")
     p.add_argument("--far-max", type=float, default=0.05, help="bag FAR of the 'far' point (default 0.05)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    import itertools
     import sys
 
     from screening.cli.evaluate import _folder_provenance
@@ -63,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
             det = CtOnnxDetector(model, threads=args.threads)
         det.thresholds = [0.5] * len(det.card.classes)  # calibrate(raw, 0.5) == raw: collect raw scores
         if args.data:
-            bags = load_bags(args.data, args.modality)
-            n = len(list((Path(args.data) / "truth").glob("*.json")))
-            source = _folder_provenance(Path(args.data))
+            folders = [Path(d) for d in args.data]
+            bags = itertools.chain.from_iterable(load_bags(d, args.modality) for d in folders)
+            n = sum(len(list((d / "truth").glob("*.json"))) for d in folders)
+            provenance = [_folder_provenance(d) for d in folders]
+            source = provenance[0] if len(provenance) == 1 else {"folders": provenance}
         else:
             seeds = range(args.seed, args.seed + args.sim_bags)
             bags = sim_bags_parallel(seeds, args.modality, sim_config(args), args.workers)

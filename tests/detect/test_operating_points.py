@@ -109,6 +109,37 @@ def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(
     assert "too few threat-free bags (4) for 0.05; calibrate on more" in capsys.readouterr().out
 
 
+def test_calibrate_pools_several_data_folders(tiny_xray, tmp_path, monkeypatch, capsys):
+    import json
+
+    import screening.train.data as data
+    from screening.cli.main import main
+
+    folders = {tmp_path / "a": range(40, 44), tmp_path / "b": range(44, 50)}
+    for folder, seeds in folders.items():
+        (folder / "truth").mkdir(parents=True)
+        for s in seeds:  # calibrate counts truth files for its progress bar
+            (folder / "truth" / f"sim-{s:08d}.json").write_text("{}")
+        (folder / "dataset_card.json").write_text(json.dumps({"seeds": [seeds[0], seeds[-1]]}))
+    read: list[str] = []
+
+    def fake_load(folder, modality):
+        read.append(str(folder))
+        return sim_bags(folders[folder], modality, generate=fake_generate_bag)
+
+    monkeypatch.setattr(data, "load_bags", fake_load)
+    model = tmp_path / "m.onnx"
+    shutil.copy(tiny_xray, model)
+    shutil.copy(tiny_xray.with_suffix(".json"), model.with_suffix(".json"))
+    args = ["calibrate", "--modality", "xray", "--model", str(model)]
+    rc = main([*args, "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b")])
+    assert rc == 0 and read == [str(f) for f in folders]
+    cal = read_card(model).training["calibration"]
+    assert cal["bags"] == 10  # every bag of both folders, once
+    assert [f["seeds"] for f in cal["data"]["folders"]] == ["40..43", "44..49"]
+    assert "10 validation bags" in capsys.readouterr().out
+
+
 def test_calibrate_needs_clean_and_threat_bags_and_sane_targets(tiny_xray, tmp_path, monkeypatch, capsys):
     import screening.train.data as data
     from screening.cli.main import main
