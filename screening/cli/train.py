@@ -54,6 +54,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=1, help="simulator processes (default 1)")
     p.add_argument(
+        "--ct-density-jitter",
+        type=float,
+        default=0.05,
+        help="ct: scale training densities by 1 +- this (scanner MHU calibration; default 0.05, 0 = off)",
+    )
+    p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
     )
     p.add_argument(
@@ -253,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 device=args.device,
                 workers=args.workers,
+                density_jitter=args.ct_density_jitter,
             )
             dataset = None
             if args.sim_bags and args.workers > 1:  # simulate and extract candidates in the workers

@@ -46,6 +46,8 @@ class CtTrainConfig:
             epoch; every contraband candidate is used every epoch. Cuts CPU time per epoch.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         workers: processes that simulate bags and extract their candidates (on-the-fly bags only).
+        density_jitter: each batch's densities (crop and density features) are scaled by a factor drawn
+            from ``1 +- density_jitter``: scanners differ in their MHU calibration by a few per cent.
     """
 
     out: str
@@ -61,7 +63,13 @@ class CtTrainConfig:
     background_fraction: float = 0.35
     device: str = "cpu"
     workers: int = 1
+    density_jitter: float = 0.05
 
+
+#: Columns of :data:`FEATURES` that are densities (scaled together by the density jitter).
+DENSITY_FEATURES: tuple[int, ...] = tuple(
+    i for i, name in enumerate(FEATURES) if name.endswith("density_g_cm3")
+)
 
 #: Label of a candidate left out of training: it holds part of a threat, but too little to be that threat.
 IGNORE = -1
@@ -240,6 +248,8 @@ def train_ct(
 
     if not 0.0 < cfg.background_fraction <= 1.0:
         raise ValueError(f"background_fraction must be in (0, 1]; got {cfg.background_fraction}")
+    if not 0.0 <= cfg.density_jitter < 0.5:
+        raise ValueError(f"density_jitter must be in [0, 0.5); got {cfg.density_jitter}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     params = CandidateParams(**cfg.candidates)
@@ -298,7 +308,12 @@ def train_ct(
                     crop = crop.flip(2)
                 if rng.random() < 0.5:
                     crop = crop.flip(4)
-                logits = model(crop.to(device), torch.from_numpy(feats[idx]).to(device))
+                if rng.random() < 0.5:  # nor any preferred yaw: belt and cross-belt axes swap
+                    crop = crop.transpose(2, 4)
+                feat = torch.from_numpy(feats[idx])
+                if cfg.density_jitter > 0:
+                    crop, feat = _jitter_density(crop, feat, 1.0 + rng.uniform(-1, 1) * cfg.density_jitter)
+                logits = model(crop.to(device), feat.to(device))
                 loss = torch.nn.functional.cross_entropy(
                     logits, torch.from_numpy(labels[idx]).to(device), weight=weights
                 )
@@ -325,6 +340,14 @@ def train_ct(
         },
     }
     return finish_ct(model, cfg, params, val_bags, provenance)
+
+
+def _jitter_density(crop: Any, feat: Any, scale: float) -> tuple[Any, Any]:
+    """Scale a batch's densities (crop channel 0, density features) as another MHU calibration would."""
+    crop, feat = crop.clone(), feat.clone()
+    crop[:, 0] = (crop[:, 0] * scale).clamp(0.0, 8.0)
+    feat[:, list(DENSITY_FEATURES)] *= scale
+    return crop, feat
 
 
 def _finished_counts(ckpt: Path, epochs: int) -> list[float] | None:

@@ -17,3 +17,34 @@ def test_background_fraction_outside_0_1_is_refused(tmp_path, fraction):
 
 def test_default_background_fraction_is_recorded_in_the_config():
     assert CtTrainConfig(out="m", work_dir="w").background_fraction == pytest.approx(0.35)
+
+
+@pytest.mark.parametrize("jitter", [-0.01, 0.5, 2.0])
+def test_density_jitter_outside_0_half_is_refused(tmp_path, jitter):
+    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), density_jitter=jitter)
+    with pytest.raises(ValueError, match=r"density_jitter must be in \[0, 0.5\)"):
+        train_ct(cfg, [], 0, [], {})
+
+
+def test_density_jitter_scales_densities_only_and_leaves_the_batch_alone():
+    torch = pytest.importorskip("torch")
+    from screening.detect.ct_candidates import FEATURES
+    from screening.train.ct import DENSITY_FEATURES, _jitter_density
+
+    assert [FEATURES[i] for i in DENSITY_FEATURES] == [
+        "mean_density_g_cm3",
+        "std_density_g_cm3",
+        "p95_density_g_cm3",
+    ]
+    crop = torch.full((2, 2, 4, 4, 4), 1.0)
+    crop[0, 0, 0, 0, 0] = 7.9  # metal near the clip
+    crop[:, 1] = 1.0  # the mask channel
+    feat = torch.arange(2 * len(FEATURES), dtype=torch.float32).reshape(2, -1)
+    c2, f2 = _jitter_density(crop, feat, 1.1)
+    assert torch.allclose(c2[:, 0, 1, 1, 1], torch.tensor([1.1, 1.1]))
+    assert float(c2[0, 0, 0, 0, 0]) == pytest.approx(8.0)  # clipped like the crops themselves
+    assert torch.equal(c2[:, 1], crop[:, 1])  # the mask is not a density
+    others = [i for i in range(len(FEATURES)) if i not in DENSITY_FEATURES]
+    assert torch.equal(f2[:, others], feat[:, others])
+    assert torch.allclose(f2[:, list(DENSITY_FEATURES)], feat[:, list(DENSITY_FEATURES)] * 1.1)
+    assert float(crop[0, 0, 1, 1, 1]) == 1.0 and float(feat[0, 1]) == 1.0  # inputs untouched
