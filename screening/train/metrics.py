@@ -188,10 +188,8 @@ def far_budget_thresholds(
     """
     budget = far_max / max(1, len(classes))
     clean = [b for b in bags if not b.objects]
-    if held_out:
-        k = max(0, int(np.floor(budget * (len(clean) + 1) + 1e-9)) - 1)
-    else:
-        k = int(np.floor(budget * len(clean) + 1e-9))
+    in_sample = int(np.floor(budget * len(clean) + 1e-9))
+    k = _held_out_rank(budget, len(clean)) if held_out else in_sample
     out: dict[str, float] = {}
     for c in classes:
         if not clean:
@@ -211,9 +209,13 @@ def held_out_far_bound(n_clean: int, n_classes: int, far_max: float = 0.05) -> f
     At most ``far_max`` once there are enough clean validation bags (``n_classes / far_max - 1``: 119 for six
     classes at 5 %); with fewer, ``n_classes / (n_clean + 1)``.
     """
-    budget = far_max / max(1, n_classes)
-    k = max(0, int(np.floor(budget * (n_clean + 1) + 1e-9)) - 1)
+    k = _held_out_rank(far_max / max(1, n_classes), n_clean)
     return min(1.0, n_classes * (k + 1) / (n_clean + 1))
+
+
+def _held_out_rank(budget: float, n_clean: int) -> int:
+    """Largest ``k >= 0`` with ``(k+1)/(n_clean+1) <= budget`` (0 when even ``k = 0`` exceeds it)."""
+    return max(0, int(np.floor(budget * (n_clean + 1) + 1e-9)) - 1)
 
 
 def froc_points(
