@@ -13,7 +13,8 @@
 # Usage:   OUT=/tmp/gpu-train bash models/train_gpu.sh
 # Env:     PY (python3), MINUTES (6.8), XRAY_WORKERS (11), CT_WORKERS (4), CT_BAGS (1200), LIMIT_S (530),
 #          DEVICE (cuda), XRAY_VAL (100), CT_VAL (60), CT_EPOCHS (16), XRAY_LR (0.001), INIT (checkpoint to
-#          start the X-ray model from), RUN_CT (1; 0 = X-ray only)
+#          start the X-ray model from), RUN_CT (1; 0 = X-ray only), SEED (3000000: X-ray validation seeds
+#          SEED..SEED+XRAY_VAL-1, training bags after them)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 XRAY_LR="${XRAY_LR:-0.001}"
 INIT="${INIT:-}"
 RUN_CT="${RUN_CT:-1}"
+SEED="${SEED:-3000000}"
 cd "$ROOT"
 
 # Fail in seconds, not minutes, when something the runs need is missing.
@@ -55,7 +57,7 @@ PYEOF
 
 timeout "$LIMIT_S" "$PY" -m screening train --modality xray --stream --device "$DEVICE" \
   --workers "$XRAY_WORKERS" --max-minutes "$MINUTES" --steps 100000 --batch 32 --size 288 \
-  --freeze-blocks 0 --lr "$XRAY_LR" ${INIT:+--init "$INIT"} --seed 3000000 --val-bags "$XRAY_VAL" --sim-pixel-mm 2 --sim-threat-fraction 0.6 \
+  --freeze-blocks 0 --lr "$XRAY_LR" ${INIT:+--init "$INIT"} --seed "$SEED" --val-bags "$XRAY_VAL" --sim-pixel-mm 2 --sim-threat-fraction 0.6 \
   --out "$OUT/xray_centernet" --work-dir "$WORK/xray" >"$OUT/xray.log" 2>&1 &
 XPID=$!
 CPID=""
