@@ -75,12 +75,15 @@ def setting_grid(
 
     CPU: one single-threaded worker per core, one worker using every core, one single-threaded worker
     (the single-lane, no-contention case), and the default without the annotated PNG (the lane's default
-    outputs: JSON + TDR). CUDA: one process feeding the GPU, with and without batching across lanes.
+    outputs: JSON + TDR). CUDA: one single-threaded worker per core first (ingest and the reports are CPU
+    work whatever runs the network, and without onnxruntime's CUDA provider the detectors are too: one
+    process on a 16-core GPU box served fewer lanes than a 2-core laptop), then one process feeding the GPU
+    with and without batching across lanes.
     """
     if quick:
         return [(1, 1, 1, png)]
     if device == "cuda":
-        grid = [(1, 1, max(1, batch), png), (1, 1, 1, png)]
+        grid = [(cores, 1, 1, png), (1, 1, max(1, batch), png), (1, 1, 1, png)]
     else:
         grid = [(cores, 1, 1, png), (1, cores, 1, png), (1, 1, 1, png)]
     if png:
@@ -216,9 +219,18 @@ def _backend_rows(
     return rows
 
 
-def _pick_best(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+def _pick_best(summaries: list[dict[str, Any]], deadline_s: float) -> dict[str, Any]:
+    """The fastest error-free setting whose p99 latency at its claimed load meets the deadline.
+
+    A setting that serves more lanes only by letting bags wait past the budget (batching across lanes
+    at one worker did: p99 18 s on a GPU box) is no answer to "how many lanes"; when no setting meets
+    the deadline the fastest is returned and the targets table shows the miss.
+    """
     ok = [s for s in summaries if not s["errors"]]
-    return max(ok, key=lambda s: s["bags_per_s"]) if ok else summaries[0]
+    if not ok:
+        return summaries[0]
+    timely = [s for s in ok if s["latency_s"].get("p99", math.inf) <= deadline_s]
+    return max(timely or ok, key=lambda s: s["bags_per_s"])
 
 
 def _belt_doc(belt: BeltModel) -> dict[str, Any]:
@@ -257,7 +269,7 @@ def _run_baseline(
             s.update(_scores(bags, run))
         base_runs.append(s)
         log(f"{modality} baseline w={workers} t={threads}: {s['bags_per_s']:.2f} bags/s {run.errors or ''}")
-    b = _pick_best(base_runs)
+    b = _pick_best(base_runs, belt.deadline_s)
     result["baseline"] = {
         **{
             k: b.get(k)
@@ -315,13 +327,13 @@ def _run_modality(cfg: BenchConfig, modality: str, device: str, log: Callable[[s
             f"{run.errors or ''}"
         )
     # the headline is the fastest setting with the outputs asked for (PNG included by default)
-    best = _pick_best([s for _, s in runs if s["png"] == cfg.png])
+    best = _pick_best([s for _, s in runs if s["png"] == cfg.png], belt.deadline_s)
     best_run = next(r for r, s in runs if s is best)
     result: dict[str, Any] = {k: best[k] for k in best if k not in ("errors",)}
     result["settings"] = [s for _, s in runs]
     no_png = [s for _, s in runs if not s["png"] and not s["errors"]]
     if cfg.png and no_png:  # the lane's default outputs (JSON + TDR): what the PNG costs
-        lane = max(no_png, key=lambda s: s["bags_per_s"])
+        lane = _pick_best(no_png, belt.deadline_s)
         keys = ("workers", "threads", "bags_per_hour", "belt_equivalent_mps", "lanes", "latency_s")
         result["without_png"] = {k: lane[k] for k in keys}
     result["errors"] = [e for _, s in runs for e in s["errors"]]
