@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from screening.decide.declarations import Declaration, declaration_for
 from screening.decide.policy import Policy, decide
+from screening.detect.quantities import reconcile_views
 from screening.errors import ScreeningError
 from screening.scan import BagReport, Detection, Scan, Verdict
 
@@ -117,6 +118,8 @@ def screen_scans(
                 detections.extend(det(scan))
             except Exception as exc:  # a broken detector must give review, never crash the lane
                 errors.append(f"error: detector {det.name} failed on {scan.view or 'volume'}: {exc!r}")
+    # one object seen in two views: the less cluttered view's quantity (see reconcile_views)
+    detections = reconcile_views(detections)
     timings["detect"] = clock() - t_detect
     if clock() - t0 > config.deadline_s and not any(e.startswith("deadline") for e in errors):
         errors.append(f"deadline: verdict took {clock() - t0:.2f} s > {config.deadline_s:g} s")

@@ -43,6 +43,20 @@ def test_customs_declaration_from_table_and_meta() -> None:
     assert rep.verdict == Verdict.ALARM and "declared 1,000 EUR" in rep.reasons[0]
 
 
+def test_two_views_of_one_bundle_report_the_smaller_count() -> None:
+    # each view's estimate carries its own overlapping clutter; the report keeps the less cluttered one
+    top = Detection(Label.CURRENCY, 0.9, (10, 0, 50, 8), view="top", mass_g=240.0, note_count=240)
+    side = Detection(Label.CURRENCY, 0.9, (12, 0, 48, 8), view="side", mass_g=90.0, note_count=90)
+    views = [scan(), dataclasses.replace(scan(), view="side")]
+
+    class PerView(Det):
+        def __call__(self, s: Scan) -> list[Detection]:
+            return [top] if s.view == "top" else [side]
+
+    rep = screen_scans(views, [PerView()])
+    assert [(d.view, d.note_count) for d in rep.detections] == [("top", 90), ("side", 90)]
+
+
 def test_failing_detector_gives_review() -> None:
     rep = screen_scans([scan()], [Det(fail=True)])
     assert rep.verdict == Verdict.REVIEW and "model exploded" in rep.reasons[0]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from screening.detect.quantities import reconcile_views
 from screening.scan import Detection
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.metrics import (
@@ -48,6 +49,7 @@ def collect(
             t0 = time.perf_counter()
             dets.extend(detector(scan))
             seconds.append(time.perf_counter() - t0)
+        dets = reconcile_views(dets)  # as the pipeline does before deciding
         objs = tuple(
             ObjRecord(
                 label=str(o.label),

@@ -12,10 +12,16 @@ from screening.detect.card import ModelCard, read_card, write_card
 from screening.detect.centernet import decode_maps, encode_targets
 from screening.detect.ct_candidates import CandidateParams, candidate_inputs, find_candidates
 from screening.detect.onnx_runtime import calibrate
-from screening.detect.quantities import ct_mass_g, mass_attenuation_cm2_g, notes_from_mass, xray_mass_g
+from screening.detect.quantities import (
+    ct_mass_g,
+    mass_attenuation_cm2_g,
+    notes_from_mass,
+    reconcile_views,
+    xray_mass_g,
+)
 from screening.detect.xray_input import letterbox, scan_to_rgb, unletterbox_boxes
 from screening.errors import InvalidScanError, UnsupportedFormatError
-from screening.scan import Modality, Scan
+from screening.scan import Detection, Label, Modality, Scan
 
 
 def _xray(arr, channels):
@@ -89,6 +95,41 @@ def test_xray_mass_recovers_a_slab():
     m = xray_mass_g(high, (20, 20, 60, 40), (1.0, 1.0), "drugs")
     assert m == pytest.approx(2.0 * 40 * 20 / 100, rel=0.02)  # 16 g
     assert xray_mass_g(high, (70, 50, 70, 55), (1.0, 1.0), "drugs") is None
+
+
+def test_xray_mass_on_a_sloped_background():
+    # clutter thickening across the object: a flat (median) background under-subtracts half the slope
+    mu = mass_attenuation_cm2_g("currency")
+    slope = np.linspace(0.1, 2.5, 120)[None, :].repeat(80, 0)
+    att = slope.copy()
+    att[30:50, 40:80] += mu * 3.0  # 3 g/cm^2 over 40 x 20 px of 2 mm
+    m = xray_mass_g(np.exp(-att).astype(np.float32), (40, 30, 80, 50), (2.0, 2.0), "currency")
+    assert m == pytest.approx(3.0 * 40 * 20 * 0.04, rel=0.03)  # 96 g
+    # a box filling the whole image has no ring: background 0, every bit of attenuation counts
+    flat = np.full((10, 10), np.exp(-mu), np.float32)
+    assert xray_mass_g(flat, (0, 0, 10, 10), (1.0, 1.0), "drugs") == pytest.approx(1.0, rel=0.02)
+
+
+def _qdet(label: Label, view: str, x: tuple[float, float], mass: float | None, notes: int | None = None):
+    return Detection(label, 0.8, (x[0], 10.0, x[1], 40.0), view=view, mass_g=mass, note_count=notes)
+
+
+def test_reconcile_views_takes_the_less_cluttered_view():
+    top = _qdet(Label.CURRENCY, "top", (100, 180), 310.0, 310)
+    side = _qdet(Label.CURRENCY, "side", (104, 176), 120.0, 120)
+    far = _qdet(Label.CURRENCY, "side", (300, 380), 50.0, 50)  # another bundle further along the belt
+    drug = _qdet(Label.DRUGS, "side", (100, 180), 10.0)  # other label: never mixed in
+    ct = Detection(Label.CURRENCY, 0.9, (0, 0, 0, 5, 5, 5), mass_g=1.0, note_count=1)
+    out = reconcile_views([top, side, far, drug, ct])
+    assert out[0].mass_g == 120.0 and out[0].note_count == 120  # top takes the side's smaller figure
+    assert out[1] is side and out[2] is far and out[3] is drug and out[4] is ct
+    # a weak overlap along the belt is not the same object; a missing quantity is left alone
+    shifted = _qdet(Label.CURRENCY, "side", (160, 240), 20.0, 20)
+    assert reconcile_views([top, shifted])[0] is top
+    unknown = _qdet(Label.DRUGS, "top", (100, 180), None)
+    assert reconcile_views([unknown, drug])[0] is unknown
+    assert reconcile_views([_qdet(Label.DRUGS, "top", (100, 180), 30.0), drug])[0].mass_g == 10.0
+    assert reconcile_views([]) == []
 
 
 def test_ct_mass_and_notes():
