@@ -3,8 +3,10 @@
 #
 # Installs nothing and needs no network: it uses this repository's Python environment as found (torch with
 # CUDA; onnxruntime-gpu for onnxruntime's CUDAExecutionProvider, else our ONNX detectors run on the CPU and
-# bench.json's device_note says so, while the torch sweep and the baseline run on CUDA). Batches 8 bags
-# per detector call across lanes where the detector supports it (the baseline does).
+# bench.json's device_note says so, while the torch sweep and the baseline run on CUDA). Measures one
+# worker per core first (ingest and reports are CPU work whatever runs the network), then one process
+# batching 8 bags per detector call across lanes; the headline is the fastest setting whose p99 meets the
+# budget. First run: NVIDIA H100 + 16 cores, 2026-11-27 (benchmarks/RESULTS.md).
 # Trained baseline weights are used when found in CACHE (copy out/bench_cache/baseline/ along); otherwise
 # the baseline runs untrained: its speed is still comparable, its PD is not (the report flags it).
 #
