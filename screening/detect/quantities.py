@@ -43,7 +43,7 @@ def xray_mass_g(
     ``m = sum(-ln T - background) * pixel_area / (mu/rho)``. The background under the box is a plane
     fitted (least squares) to the attenuation in a ring around it: clutter thickens towards one side of
     an object as often as not, and a flat median of the ring under-subtracted it (with ground-truth boxes
-    on 200 simulated bags the median gave 1.9x / 2.4x the true drug mass / note count per view, the plane
+    on 200 simulated bags the median gave 1.9x / 2.4x the true drug / banknote mass per view, the plane
     1.5x / 1.8x). What overlaps the object along the beam still adds mass: see :func:`reconcile_views`.
     Beam hardening is ignored (< 1 % for organics up to 6 g/cm^2 at 100-180 kVp).
 
@@ -104,16 +104,21 @@ def _plane_background(att: np.ndarray, iy: slice, ix: slice) -> np.ndarray | flo
     return c0 + cy * yb[:, None] + cx * xb[None, :]
 
 
-def reconcile_views(detections: Sequence[Detection], min_overlap: float = 0.5) -> list[Detection]:
+def reconcile_views(
+    detections: Sequence[Detection], min_overlap: float = 0.5, min_score: float = 0.25
+) -> list[Detection]:
     """Give drugs/currency seen in two X-ray views the smaller of the two views' mass (and note count).
 
     Whatever lies in the beam's path in front of or behind the object adds attenuation that no ring
     background can see, so each view over-estimates by its own clutter, never under-estimates by it:
     the smaller of two views is the better estimate (ground-truth boxes, 200 simulated bags: drug mass
-    median |relative error| 0.52 -> 0.23 with the plane background, note count 0.90 -> 0.51). The same
+    median |relative error| 0.52 -> 0.23 with the plane background, banknote mass 0.90 -> 0.51). The same
     object is found in the other view by its extent along the belt (box columns, the belt axis of every
     X-ray view, :func:`screening.lane.belt.belt_axis`): same label, overlap >= ``min_overlap`` of the
-    union. Detections without a match, without a quantity, or from CT pass unchanged.
+    union, and a calibrated score of at least ``min_score`` (half the operating point: the report's own
+    bar), so that a faint proposal on some other object at the same belt position cannot talk a real
+    bundle's count down under the excess-currency line. Detections without a match, without a quantity,
+    or from CT pass unchanged.
     """
     out = list(detections)
     for i, d in enumerate(detections):
@@ -122,6 +127,8 @@ def reconcile_views(detections: Sequence[Detection], min_overlap: float = 0.5) -
         best, best_ov = None, min_overlap
         for o in detections:
             if o.view == d.view or o.label != d.label or o.mass_g is None or len(o.box) != 4 or not o.view:
+                continue
+            if o.score < min_score:
                 continue
             ov = _interval_iou((d.box[0], d.box[2]), (o.box[0], o.box[2]))
             if ov >= best_ov:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -130,6 +131,9 @@ def test_reconcile_views_takes_the_less_cluttered_view():
     assert reconcile_views([unknown, drug])[0] is unknown
     assert reconcile_views([_qdet(Label.DRUGS, "top", (100, 180), 30.0), drug])[0].mass_g == 10.0
     assert reconcile_views([]) == []
+    # a faint proposal in the other view is no evidence of the same object: it cannot lower the count
+    faint = dataclasses.replace(side, score=0.1)
+    assert reconcile_views([top, faint])[0] is top
 
 
 def test_ct_mass_and_notes():
