@@ -120,20 +120,33 @@ def reconcile_views(
     bundle's count down under the excess-currency line. Detections without a match, without a quantity,
     or from CT pass unchanged.
     """
+
+    def measured(x: Detection) -> bool:  # an X-ray drugs/currency box with a quantity
+        return (
+            x.mass_g is not None
+            and x.label in (Label.DRUGS, Label.CURRENCY)
+            and len(x.box) == 4
+            and bool(x.view)
+        )
+
+    witnesses = [o for o in detections if measured(o) and o.score >= min_score]
     out = list(detections)
     for i, d in enumerate(detections):
-        if d.mass_g is None or d.label not in (Label.DRUGS, Label.CURRENCY) or len(d.box) != 4 or not d.view:
+        if not measured(d):
             continue
-        best, best_ov = None, min_overlap
-        for o in detections:
-            if o.view == d.view or o.label != d.label or o.mass_g is None or len(o.box) != 4 or not o.view:
-                continue
-            if o.score < min_score:
-                continue
-            ov = _interval_iou((d.box[0], d.box[2]), (o.box[0], o.box[2]))
-            if ov >= best_ov:
-                best, best_ov = o, ov
-        if best is not None and best.mass_g is not None and best.mass_g < d.mass_g:
+        same = [
+            (_interval_iou((d.box[0], d.box[2]), (o.box[0], o.box[2])), o)
+            for o in witnesses
+            if o.view != d.view and o.label == d.label
+        ]
+        ov, best = max(same, key=lambda t: t[0], default=(0.0, None))
+        if (
+            best is not None
+            and ov >= min_overlap
+            and best.mass_g is not None
+            and d.mass_g is not None
+            and best.mass_g < d.mass_g
+        ):
             notes = notes_from_mass(best.mass_g) if d.note_count is not None else None
             out[i] = replace(d, mass_g=best.mass_g, note_count=notes)
     return out
