@@ -39,7 +39,8 @@ def _torch_net(card: Any) -> Any:
     from screening.detect.ct_candidates import FEATURES
 
     kw = {"width": int(width)} if width else {}
-    return CtCandidateNet(len(FEATURES), len(card.classes) + 1, **kw).eval()
+    context = bool(card.extra.get("candidates", {}).get("context", 0))
+    return CtCandidateNet(len(FEATURES), len(card.classes) + 1, context=context, **kw).eval()
 
 
 def _session_inputs(model_path: str) -> Any:

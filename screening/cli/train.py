@@ -60,6 +60,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="ct: scale training densities by 1 +- this (scanner MHU calibration; default 0.05, 0 = off)",
     )
     p.add_argument(
+        "--ct-context",
+        type=int,
+        default=0,
+        metavar="CELLS",
+        help="ct: also read a CELLS^3 cube of --ct-context-mm cells around each candidate (0 = off, default)",
+    )
+    p.add_argument("--ct-context-mm", type=float, default=6.0, help="ct: context cell size in mm (default 6)")
+    p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
     )
     p.add_argument(
@@ -260,6 +268,9 @@ def run(args: argparse.Namespace) -> int:
                 device=args.device,
                 workers=args.workers,
                 density_jitter=args.ct_density_jitter,
+                candidates=(
+                    {"context": args.ct_context, "context_mm": args.ct_context_mm} if args.ct_context else {}
+                ),
             )
             dataset = None
             if args.sim_bags and args.workers > 1:  # simulate and extract candidates in the workers

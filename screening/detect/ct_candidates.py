@@ -1,4 +1,4 @@
-"""CT candidates by physics (density windows, connected components, mass) and the classifier's crops."""
+"""CT candidates by physics: density windows, connected components, mass (crops: ``ct_inputs``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ __all__ = [
     "Candidate",
     "CandidateParams",
     "block_reduce",
-    "candidate_inputs",
     "find_candidates",
 ]
 
@@ -52,6 +51,9 @@ class CandidateParams:
         min_volume_cm3: smallest component kept (a single cartridge is ~0.5-2 cm^3).
         max_candidates: keep at most this many (priority order: see :func:`find_candidates`).
         crop: side of the cubic crop the classifier reads, in voxels.
+        context: side, in cells, of the fixed-scale context cube the classifier also reads
+            (:func:`screening.detect.ct_inputs.context_inputs`); 0 = none (models before session 7).
+        context_mm: cell size of that cube in mm.
         coarse: grouping grid, fine voxels per block side (1 = group on the fine grid).
         passes: which passes run (keys of :data:`PASSES`): ``organic`` and ``metal`` windows;
             ``heavy`` metals (block mean above ``heavy_mhu``: iron, brass, lead, but not aluminium);
@@ -75,6 +77,8 @@ class CandidateParams:
     min_volume_cm3: float = 0.4
     max_candidates: int = 48
     crop: int = 24
+    context: int = 0
+    context_mm: float = 6.0
     coarse: int = 2
     passes: tuple[str, ...] = ("organic", "metal", "heavy", "cluster", "dense", "split")
     duplicate_iou: float = 0.85
@@ -100,11 +104,13 @@ class CandidateParams:
         if not self.split_erosion or min(self.split_erosion) < 1:
             # scipy erodes "until nothing changes" for iterations < 1: that would empty the pass.
             raise ValueError(f"split_erosion must be one or more depths >= 1; got {self.split_erosion}")
-        if self.coarse < 1 or self.crop < 1 or self.max_candidates < 0:
+        if self.coarse < 1 or self.crop < 1 or self.max_candidates < 0 or self.context < 0:
             raise ValueError(
-                f"coarse, crop must be >= 1 and max_candidates >= 0; got {self.coarse}, {self.crop}, "
-                f"{self.max_candidates}"
+                f"coarse, crop must be >= 1 and max_candidates, context >= 0; got {self.coarse}, "
+                f"{self.crop}, {self.max_candidates}, {self.context}"
             )
+        if not self.context_mm > 0:
+            raise ValueError(f"context_mm must be > 0; got {self.context_mm}")
 
 
 @dataclass(frozen=True)
@@ -461,38 +467,3 @@ def find_candidates(
         passes = alive
     out = [_candidate(mhu, g, band, spacing) for band, g, _ in chosen]
     return out, {}
-
-
-def candidate_inputs(
-    mhu: np.ndarray, cands: Sequence[Candidate], labels: object = None, crop: int = 24
-) -> tuple[np.ndarray, np.ndarray]:
-    """Classifier inputs for ``cands``: the box plus one voxel, resampled (nearest voxel) to ``crop^3``.
-
-    Args:
-        mhu: ``float32 (Z, Y, X)`` volume in MHU.
-        cands: from :func:`find_candidates`.
-        labels: ignored (masks travel with the candidates); kept so older call sites still work.
-        crop: crop side in voxels.
-
-    Returns:
-        ``crops float32 (N, 2, crop, crop, crop)`` (MHU/1000 clipped to [0, 8]; own mask) and
-        ``feats float32 (N, len(FEATURES))``.
-    """
-    del labels
-    n = len(cands)
-    crops = np.zeros((n, 2, crop, crop, crop), dtype=np.float32)
-    feats = np.zeros((n, len(FEATURES)), dtype=np.float32)
-    shape = mhu.shape
-    for i, c in enumerate(cands):
-        x0, y0, z0, x1, y1, z1 = c.box
-        lo = (max(0, z0 - 1), max(0, y0 - 1), max(0, x0 - 1))
-        hi = (min(shape[0], z1 + 1), min(shape[1], y1 + 1), min(shape[2], x1 + 1))
-        # Voxel centres of the crop grid mapped onto the padded box (nearest voxel).
-        idx = [lo[k] + ((np.arange(crop) + 0.5) * (hi[k] - lo[k]) / crop).astype(np.intp) for k in range(3)]
-        grid = np.ix_(*idx)
-        crops[i, 0] = np.clip(mhu[grid] / 1000.0, 0.0, 8.0)
-        own = np.zeros(tuple(h - l_ for h, l_ in zip(hi, lo, strict=True)), dtype=np.float32)
-        own[z0 - lo[0] : z1 - lo[0], y0 - lo[1] : y1 - lo[1], x0 - lo[2] : x1 - lo[2]] = c.mask
-        crops[i, 1] = own[np.ix_(*(ix - l_ for ix, l_ in zip(idx, lo, strict=True)))]
-        feats[i] = c.features
-    return crops, feats

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from screening.detect.card import operating_thresholds, read_card
-from screening.detect.ct_candidates import METAL_BANDS, CandidateParams, candidate_inputs, find_candidates
+from screening.detect.ct_candidates import METAL_BANDS, CandidateParams, find_candidates
+from screening.detect.ct_inputs import candidate_inputs, context_inputs
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
 from screening.detect.quantities import notes_from_mass
 from screening.errors import InvalidScanError, UnsupportedFormatError
@@ -78,7 +79,12 @@ class CtOnnxDetector:
         if not cands:
             return [], np.zeros((0, len(self.labels) + 1), dtype=np.float32)
         crops, feats = candidate_inputs(mhu, cands, crop=self.params.crop)
-        logits = self.session.run(None, {"crop": crops, "feats": feats})[0]
+        feeds = {"crop": crops, "feats": feats}
+        if self.params.context:
+            feeds["context"] = context_inputs(
+                mhu, cands, spacing, self.params.context, self.params.context_mm
+            )
+        logits = self.session.run(None, feeds)[0]
         return cands, _softmax(logits)
 
     def __call__(self, scan: Scan) -> list[Detection]:

@@ -85,27 +85,43 @@ class XrayCenterNet(nn.Module):
 
 
 class CtCandidateNet(nn.Module):
-    """Classifies one CT candidate from a resampled crop and a few physical features.
+    """Classifies one CT candidate from a resampled crop, a few physical features and, optionally, context.
 
     Inputs:
         ``crop``: ``float32 (N, 2, D, D, D)``: channel 0 MHU/1000 (clipped to ``[0, 8]``), channel 1
         the candidate's own mask.
         ``feats``: ``float32 (N, F)`` physical features (see ``screening.detect.ct_candidates.FEATURES``).
+        ``context`` (only when built with ``context=True``): ``float32 (N, 2, C, C, C)``, the same two
+        channels on a fixed-scale cube around the candidate (``screening.detect.ct_inputs.context_inputs``),
+        read by a second conv branch of its own: its grid is not the crop's.
     Output ``logits``: ``float32 (N, K)``; class 0 is background, ``1..K-1`` the contraband classes.
     """
 
-    def __init__(self, num_feats: int, num_outputs: int = 7, width: int = 16) -> None:
+    def __init__(self, num_feats: int, num_outputs: int = 7, width: int = 16, context: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
+        self.conv = self._branch(width)
+        self.context = self._branch(width) if context else None
+        n_conv = width * 4 * (2 if context else 1)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_conv + num_feats, 64), nn.ReLU(inplace=True), nn.Linear(64, num_outputs)
+        )
+
+    @staticmethod
+    def _branch(width: int) -> nn.Sequential:
+        return nn.Sequential(
             _cbr(2, width, 3, 2, dims=3),
             _cbr(width, width * 2, 3, 2, dims=3),
             _cbr(width * 2, width * 4, 3, 2, dims=3),
             nn.AdaptiveAvgPool3d(1),
             nn.Flatten(),
         )
-        self.mlp = nn.Sequential(
-            nn.Linear(width * 4 + num_feats, 64), nn.ReLU(inplace=True), nn.Linear(64, num_outputs)
-        )
 
-    def forward(self, crop: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        return self.mlp(torch.cat([self.conv(crop), feats], dim=1))
+    def forward(
+        self, crop: torch.Tensor, feats: torch.Tensor, context: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        parts = [self.conv(crop)]
+        if self.context is not None:
+            if context is None:
+                raise ValueError("this CtCandidateNet was built with a context branch; pass context")
+            parts.append(self.context(context))
+        return self.mlp(torch.cat([*parts, feats], dim=1))

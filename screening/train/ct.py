@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from screening.detect.card import ModelCard
-from screening.detect.ct_candidates import FEATURES, CandidateParams, candidate_inputs, find_candidates
+from screening.detect.ct_candidates import FEATURES, CandidateParams, find_candidates
+from screening.detect.ct_inputs import candidate_inputs, context_inputs
 from screening.train.checkpoint import load_checkpoint, save_checkpoint, torch_device
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
@@ -156,34 +157,55 @@ def _labels(cands: Sequence[Any], bag: SimBag) -> np.ndarray:
     )
 
 
+#: One candidate set: ``(crops, feats, labels, context)``; ``context`` has zero cells when not used.
+CandidateArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _bag_arrays(bag: SimBag, params: CandidateParams) -> tuple[np.ndarray, ...] | None:
+    """One bag's candidate arrays (crops and context stored as float16), ``None`` if it has none."""
+    assert bag.ct is not None
+    mhu = bag.ct.array[0]
+    spacing = tuple(float(v) for v in bag.ct.spacing_mm)
+    cands, _ = find_candidates(mhu, spacing, params)  # type: ignore[arg-type]
+    if not cands:
+        return None
+    c, f = candidate_inputs(mhu, cands, crop=params.crop)
+    ctx = (
+        context_inputs(mhu, cands, spacing, params.context, params.context_mm)
+        if params.context
+        else np.zeros((len(cands), 2, 0, 0, 0), np.float32)
+    )
+    return c.astype(np.float16), f, _labels(cands, bag), ctx.astype(np.float16)
+
+
 def candidate_dataset(
     bags: Iterable[SimBag], params: CandidateParams, n: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Crops, features and labels of every candidate in ``bags``."""
+) -> CandidateArrays:
+    """Crops, features, labels and context crops of every candidate in ``bags``."""
     parts: list[tuple[np.ndarray, ...]] = []
     with progress_bar("simulating CT bags", n or 0) as advance:
         for bag in bags:
             if bag.ct is None:
                 continue
-            mhu = bag.ct.array[0]
-            cands, _ = find_candidates(mhu, tuple(bag.ct.spacing_mm), params)  # type: ignore[arg-type]
-            if cands:
-                c, f = candidate_inputs(mhu, cands, crop=params.crop)
-                parts.append((c.astype(np.float16), f, _labels(cands, bag)))
+            arrays = _bag_arrays(bag, params)
+            if arrays is not None:
+                parts.append(arrays)
             advance()
-    return _stack(parts, params.crop)
+    return _stack(parts, params)
 
 
-def _stack(parts: Sequence[tuple[np.ndarray, ...]], crop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-bag ``(crops, feats, labels)`` joined into one dataset (empty, right-shaped arrays if none)."""
+def _stack(parts: Sequence[tuple[np.ndarray, ...]], params: CandidateParams) -> CandidateArrays:
+    """Per-bag arrays joined into one dataset (empty, right-shaped arrays if none)."""
     if not parts:
+        crop, ctx = params.crop, params.context
         return (
             np.zeros((0, 2, crop, crop, crop), np.float16),
             np.zeros((0, len(FEATURES)), np.float32),
             np.zeros(0, np.int64),
+            np.zeros((0, 2, ctx, ctx, ctx), np.float16),
         )
-    crops, feats, labels = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    return crops, feats, labels
+    crops, feats, labels, context = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return crops, feats, labels, context
 
 
 def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, ...] | str | None:
@@ -194,17 +216,12 @@ def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, 
     bags = list(sim_bags([seed], "ct", config=config))
     if not bags or bags[0].ct is None:
         return f"seed {seed}: no CT volume (see the warning above)"
-    mhu = bags[0].ct.array[0]
-    cands, _ = find_candidates(mhu, tuple(bags[0].ct.spacing_mm), params)  # type: ignore[arg-type]
-    if not cands:
-        return None
-    c, f = candidate_inputs(mhu, cands, crop=params.crop)
-    return c.astype(np.float16), f, _labels(cands, bags[0])
+    return _bag_arrays(bags[0], params)
 
 
 def candidate_dataset_parallel(
     seeds: Sequence[int], config: Any, params: CandidateParams, workers: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> CandidateArrays:
     """:func:`candidate_dataset` of simulated bags, with simulation and extraction in ``workers`` processes.
 
     Only the crops travel back, not the volumes.
@@ -227,7 +244,7 @@ def candidate_dataset_parallel(
                 if r is not None:
                     parts.append(r)
             advance()
-    return _stack(parts, params.crop)
+    return _stack(parts, params)
 
 
 def train_ct(
@@ -236,7 +253,7 @@ def train_ct(
     n_train: int,
     val_bags: Sequence[SimBag],
     provenance: dict[str, Any],
-    dataset: Callable[[CandidateParams], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    dataset: Callable[[CandidateParams], CandidateArrays] | None = None,
 ) -> Path:
     """Train the classifier on candidates of ``train_bags``; export; thresholds from ``val_bags``.
 
@@ -260,22 +277,28 @@ def train_ct(
     ckpt = work / "checkpoint.pt"
     done = _finished_counts(ckpt, cfg.epochs)
     if done is not None:  # a finished run (e.g. trained elsewhere) needs no candidates to export
-        crops, feats, labels = _stack([], params.crop)
+        crops, feats, labels, context = _stack([], params)
     elif cache.is_file():
         z = np.load(cache)
         crops, feats, labels = z["crops"], z["feats"], z["labels"]
+        context = z["context"] if "context" in z.files else np.zeros((len(labels), 2, 0, 0, 0), np.float16)
+        if context.shape[2:] != (params.context,) * 3:
+            raise ValueError(
+                f"{cache}: cached context cube {context.shape[2:]} is not {params.context}^3; "
+                "delete the cache (or use another --work-dir) to extract the candidates again"
+            )
     else:
         if dataset is not None:
-            crops, feats, labels = dataset(params)
+            crops, feats, labels, context = dataset(params)
         else:
-            crops, feats, labels = candidate_dataset(train_bags, params, n_train)
-        np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels)
+            crops, feats, labels, context = candidate_dataset(train_bags, params, n_train)
+        np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels, context=context)
         (work / "ct_candidates.tmp.npz").replace(cache)
     ignored = int((labels == IGNORE).sum())
     if ignored:
         keep = labels != IGNORE
-        crops, feats, labels = crops[keep], feats[keep], labels[keep]
-    model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width)
+        crops, feats, labels, context = crops[keep], feats[keep], labels[keep], context[keep]
+    model = CtCandidateNet(len(FEATURES), len(CLASS_NAMES) + 1, cfg.width, context=params.context > 0)
     device = torch_device(cfg.device)
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     counts = np.bincount(labels, minlength=len(CLASS_NAMES) + 1).astype(np.float64)
@@ -303,17 +326,20 @@ def train_ct(
             tot = 0.0
             for k in range(steps_per_epoch):
                 idx = order[k * cfg.batch : (k + 1) * cfg.batch]
-                crop = torch.from_numpy(crops[idx].astype(np.float32))
+                cubes = [torch.from_numpy(crops[idx].astype(np.float32))]
+                if params.context:
+                    cubes.append(torch.from_numpy(context[idx].astype(np.float32)))
+                # The same flips for the crop and its context: both are axis-aligned with the volume.
                 if rng.random() < 0.5:  # candidates have no preferred orientation along the belt
-                    crop = crop.flip(2)
+                    cubes = [c.flip(2) for c in cubes]
                 if rng.random() < 0.5:
-                    crop = crop.flip(4)
+                    cubes = [c.flip(4) for c in cubes]
                 if rng.random() < 0.5:  # nor any preferred yaw: belt and cross-belt axes swap
-                    crop = crop.transpose(2, 4)
+                    cubes = [c.transpose(2, 4) for c in cubes]
                 feat = torch.from_numpy(feats[idx])
                 if cfg.density_jitter > 0:
-                    crop, feat = _jitter_density(crop, feat, 1.0 + rng.uniform(-1, 1) * cfg.density_jitter)
-                logits = model(crop.to(device), feat.to(device))
+                    cubes, feat = _jitter_density(cubes, feat, 1.0 + rng.uniform(-1, 1) * cfg.density_jitter)
+                logits = model(cubes[0].to(device), feat.to(device), *(c.to(device) for c in cubes[1:]))
                 loss = torch.nn.functional.cross_entropy(
                     logits, torch.from_numpy(labels[idx]).to(device), weight=weights
                 )
@@ -342,12 +368,13 @@ def train_ct(
     return finish_ct(model, cfg, params, val_bags, provenance)
 
 
-def _jitter_density(crop: Any, feat: Any, scale: float) -> tuple[Any, Any]:
-    """Scale a batch's densities (crop channel 0, density features) as another MHU calibration would."""
-    crop, feat = crop.clone(), feat.clone()
-    crop[:, 0] = (crop[:, 0] * scale).clamp(0.0, 8.0)
+def _jitter_density(cubes: list[Any], feat: Any, scale: float) -> tuple[list[Any], Any]:
+    """Scale a batch's densities (each cube's channel 0, density features) as another calibration would."""
+    cubes, feat = [c.clone() for c in cubes], feat.clone()
+    for c in cubes:
+        c[:, 0] = (c[:, 0] * scale).clamp(0.0, 8.0)
     feat[:, list(DENSITY_FEATURES)] *= scale
-    return crop, feat
+    return cubes, feat
 
 
 def _finished_counts(ckpt: Path, epochs: int) -> list[float] | None:
@@ -385,17 +412,34 @@ def finish_ct(
         "dense organic; "
         f"connected on a {params.coarse}-voxel block grid, >= {params.min_volume_cm3} cm^3, at most "
         f"{params.max_candidates} taken round robin) classified by a 3-conv 3-D CNN "
-        f"(width {cfg.width}) on {params.crop}^3 crops + {len(FEATURES)} physical features",
+        f"(width {cfg.width}) on {params.crop}^3 crops + {len(FEATURES)} physical features"
+        + (
+            f" + a second 3-conv branch on a {params.context}^3 context cube "
+            f"of {params.context_mm:g}-mm cells"
+            if params.context
+            else ""
+        ),
         classes=CLASS_NAMES,
         input_spec={
             "crop": [None, 2, params.crop, params.crop, params.crop],
             "feats": [None, len(FEATURES)],
+            **(
+                {"context": [None, 2, params.context, params.context, params.context]}
+                if params.context
+                else {}
+            ),
             "features": list(FEATURES),
             "output": "logits (N, 1 + classes), column 0 background",
         },
         preprocessing="volume channel 0 in MHU; candidates by ct_candidates.find_candidates; "
         "crop = candidate box + 1 voxel, MHU/1000 clipped to [0, 8] and own mask, nearest-voxel "
-        "resampled to crop^3",
+        "resampled to crop^3"
+        + (
+            f"; context = {params.context}^3 cells of {params.context_mm:g} mm centred on the box, "
+            "block-mean MHU/1000 clipped to [0, 8] and own mask (block max), ct_inputs.context_inputs"
+            if params.context
+            else ""
+        ),
         opset=17,
         thresholds={c: 0.5 for c in CLASS_NAMES},
         target_pd=cfg.target_pd,
@@ -407,7 +451,7 @@ def finish_ct(
             "linearly so that each class's raw threshold becomes 0.5",
         },
     )
-    export_ct(model, out, params.crop, len(FEATURES), card)
+    export_ct(model, out, params.crop, len(FEATURES), card, context=params.context)
     det = CtOnnxDetector(out, threads=cfg.threads)
     with progress_bar("validating", len(val_bags)) as advance:
         records, _ = collect(val_bags, det, "ct", advance)

@@ -172,7 +172,7 @@ def compute_metrics(
     clean = sum(1 for r in records if not r.objects)
     pds = [v["pd"] for v in per_class.values() if v["n"]]
     far = bag_far(records, operating, classes)
-    far_ci = proportion_ci95(round(far * clean), clean)
+    far_ci = proportion_ci95(round(far * clean), clean) if clean else None  # no clean bags: far is NaN
     return {
         "modality": modality,
         "bags": len(records),

@@ -34,20 +34,26 @@ def export_xray(model: torch.nn.Module, path: str | Path, size: int, card: Model
     return path
 
 
-def export_ct(model: torch.nn.Module, path: str | Path, crop: int, num_feats: int, card: ModelCard) -> Path:
-    """Export the CT candidate classifier (inputs ``crop``, ``feats``; output ``logits``)."""
+def export_ct(
+    model: torch.nn.Module, path: str | Path, crop: int, num_feats: int, card: ModelCard, context: int = 0
+) -> Path:
+    """Export the CT candidate classifier (inputs ``crop``, ``feats`` [, ``context``]; output ``logits``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    dummy = (torch.rand(2, 2, crop, crop, crop), torch.rand(2, num_feats))
+    dummy: tuple[torch.Tensor, ...] = (torch.rand(2, 2, crop, crop, crop), torch.rand(2, num_feats))
+    names = ["crop", "feats"]
+    if context:
+        dummy = (*dummy, torch.rand(2, 2, context, context, context))
+        names.append("context")
     with torch.no_grad():
         torch.onnx.export(
             model,
             dummy,
             str(path),
-            input_names=["crop", "feats"],
+            input_names=names,
             output_names=["logits"],
-            dynamic_axes={"crop": {0: "n"}, "feats": {0: "n"}, "logits": {0: "n"}},
+            dynamic_axes={**{n: {0: "n"} for n in names}, "logits": {0: "n"}},
             opset_version=OPSET,
             dynamo=False,
         )

@@ -10,9 +10,9 @@ from screening.detect.ct_candidates import (
     PASSES,
     CandidateParams,
     block_reduce,
-    candidate_inputs,
     find_candidates,
 )
+from screening.detect.ct_inputs import candidate_inputs
 
 SPACING = (2.0, 2.0, 2.0)
 

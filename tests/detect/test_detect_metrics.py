@@ -178,6 +178,11 @@ def test_metrics_carry_intervals_and_the_bar_is_only_demonstrated_with_enough_ba
     big = compute_metrics(bags(80, 80), "xray", ops, classes=["firearm"])
     assert big["quality_bar"]["demonstrated_at_95pct_confidence"] is True
     assert "95% CI" in format_summary(big) and "[0.95, 1.00]" in format_summary(big)
+    # A set with no threat-free bag (a small validation split) has no FAR, not a crash.
+    only_threats = compute_metrics(bags(3, 0), "xray", ops, classes=["firearm"])
+    assert np.isnan(only_threats["bag_far"]) and only_threats["bag_far_ci95"] is None
+    assert only_threats["quality_bar"]["met"] is False
+    assert "nan" in format_summary(only_threats).lower()
 
 
 def test_quantity_errors_are_also_kept_apart_for_boxes_that_outline_the_object():

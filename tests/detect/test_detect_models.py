@@ -153,6 +153,46 @@ def test_torch_onnx_parity_ct(tiny_models):
     np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
 
 
+def test_ct_model_with_context_cube_trains_exports_and_detects(tmp_path):
+    """A context-reading CT model: third ONNX input, card says so, parity, the detector feeds it."""
+    import onnxruntime as ort
+    import torch
+
+    from screening.detect.ct_onnx import CtOnnxDetector
+    from screening.detect.nets import CtCandidateNet
+    from screening.train.ct import CtTrainConfig, train_ct
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = CtTrainConfig(
+        out=str(tmp_path / "ctx"),
+        work_dir=str(tmp_path / "w"),
+        epochs=1,
+        batch=8,
+        threads=1,
+        candidates={"min_volume_cm3": 0.05, "crop": 8, "context": 4, "context_mm": 8.0},
+        width=4,
+    )
+    bags = list(sim_bags(range(3), "ct", generate=fake_generate_bag))
+    path = train_ct(cfg, bags[:2], 2, bags[2:], {"command": "test"})
+    card = read_card(path)
+    assert card.input_spec["context"] == [None, 2, 4, 4, 4]
+    assert "context cube" in card.architecture and card.extra["candidates"]["context"] == 4
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["crop", "feats", "context"]
+    model = CtCandidateNet(9, 7, 4, context=True).eval()
+    model.load_state_dict(torch.load(tmp_path / "w" / "checkpoint.pt", weights_only=False)["model"])
+    crop, feats, ctx = torch.rand(3, 2, 8, 8, 8), torch.rand(3, 9), torch.rand(3, 2, 4, 4, 4)
+    with torch.no_grad():
+        ref = model(crop, feats, ctx).numpy()
+        with pytest.raises(ValueError, match="pass context"):
+            model(crop, feats)
+    got = sess.run(None, {"crop": crop.numpy(), "feats": feats.numpy(), "context": ctx.numpy()})[0]
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
+    dets = CtOnnxDetector(path, threads=1, min_score=0.0)(fake_generate_bag(0).ct)
+    assert dets and all(len(d.box) == 6 for d in dets)
+
+
 def test_xray_detector_accepts_raw_grey_and_rgb(tiny_models):
     from screening.detect.xray_onnx import XrayOnnxDetector
 

@@ -11,7 +11,8 @@ import pytest
 
 from screening.detect.card import ModelCard, read_card, write_card
 from screening.detect.centernet import decode_maps, encode_targets
-from screening.detect.ct_candidates import CandidateParams, candidate_inputs, find_candidates
+from screening.detect.ct_candidates import CandidateParams, find_candidates
+from screening.detect.ct_inputs import candidate_inputs
 from screening.detect.onnx_runtime import calibrate
 from screening.detect.quantities import (
     ct_mass_g,

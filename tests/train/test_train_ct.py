@@ -40,7 +40,9 @@ def test_density_jitter_scales_densities_only_and_leaves_the_batch_alone():
     crop[0, 0, 0, 0, 0] = 7.9  # metal near the clip
     crop[:, 1] = 1.0  # the mask channel
     feat = torch.arange(2 * len(FEATURES), dtype=torch.float32).reshape(2, -1)
-    c2, f2 = _jitter_density(crop, feat, 1.1)
+    ctx = torch.full((2, 2, 3, 3, 3), 0.5)
+    (c2, x2), f2 = _jitter_density([crop, ctx], feat, 1.1)
+    assert torch.allclose(x2[:, 0], torch.full((2, 3, 3, 3), 0.55)) and torch.equal(x2[:, 1], ctx[:, 1])
     assert torch.allclose(c2[:, 0, 1, 1, 1], torch.tensor([1.1, 1.1]))
     assert float(c2[0, 0, 0, 0, 0]) == pytest.approx(8.0)  # clipped like the crops themselves
     assert torch.equal(c2[:, 1], crop[:, 1])  # the mask is not a density
