@@ -116,6 +116,10 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
             cmd.append(f"--export-size {args.export_size}")
     else:
         cmd += [f"--epochs {args.epochs}"]
+        if args.ct_context:  # what the classifier reads: a model without it is another model
+            cmd.append(f"--ct-context {args.ct_context} --ct-context-mm {args.ct_context_mm:g}")
+        if args.ct_density_jitter != 0.05:
+            cmd.append(f"--ct-density-jitter {args.ct_density_jitter:g}")
     if args.batch:
         cmd.append(f"--batch {args.batch}")
     if getattr(args, "stream", False):

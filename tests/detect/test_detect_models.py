@@ -278,11 +278,17 @@ def test_cli_train_and_evaluate(tmp_path, monkeypatch, capsys):
             str(out),
             "--work-dir",
             str(tmp_path / "w"),
+            "--ct-context",
+            "4",
+            "--ct-context-mm",
+            "8",
         ]
     )
     assert rc == 0
     card = read_card(out.with_suffix(".onnx"))
     assert "--modality ct --sim-bags 4 --seed 0" in card.training["command"]
+    assert "--ct-context 4 --ct-context-mm 8" in card.reproduce  # the reproduce command builds the same net
+    assert card.extra["candidates"]["context"] == 4 and card.input_spec["context"] == [None, 2, 4, 4, 4]
     assert card.training["train_seeds"] == "0..3" and card.training["val_seeds"] == "4..5"
     rc = main(
         [
