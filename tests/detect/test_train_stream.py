@@ -182,10 +182,10 @@ def test_parallel_candidates_match_the_serial_extraction():
     from screening.sim.config import SimConfig
     from screening.train.ct import candidate_dataset, candidate_dataset_parallel
 
-    params, cfg = CandidateParams(), SimConfig()
+    params, cfg = CandidateParams(context=4, context_mm=8.0), SimConfig()
     par = candidate_dataset_parallel([7, 8], cfg, params, workers=2)
     ser = candidate_dataset(sim_bags([7, 8], "ct", config=cfg), params)
-    assert len(par[2]) > 0
+    assert len(par[2]) > 0 and par[3].shape == (len(par[2]), 2, 4, 4, 4)
     for a, b in zip(par, ser, strict=True):
         np.testing.assert_array_equal(a, b)
 

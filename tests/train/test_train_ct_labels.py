@@ -106,7 +106,8 @@ def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
 
     out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0)))
     assert out is not None and not isinstance(out, str)
-    crops, feats, labels = out
-    assert len(crops) == len(feats) == len(labels)
+    crops, feats, labels, context = out
+    assert len(crops) == len(feats) == len(labels) == len(context)
+    assert context.shape[2:] == (0, 0, 0)  # no context cube asked for
     assert labels.min() >= IGNORE and labels.max() <= len(CLASS_NAMES)
     assert (labels > 0).any()  # the bag's threats are found and labelled by their voxels
