@@ -89,10 +89,7 @@ def context_inputs(
         for k in range(3):
             centre = (lo[k] + hi[k]) / 2.0 * spacing[k]
             idx.append(np.floor((centre + offsets) / cell_mm[k]).astype(np.intp))
-        valid = [(ix >= 0) & (ix < dens.shape[k]) for k, ix in enumerate(idx)]
-        inside = np.ix_(*valid)
-        clipped = [np.clip(ix, 0, dens.shape[k] - 1) for k, ix in enumerate(idx)]
-        out[i, 0][inside] = dens[np.ix_(*(ix[v] for ix, v in zip(clipped, valid, strict=True)))]
+        _sample_into(out[i, 0], dens, idx)
         # The own mask on the reduced grid: place it at its box, aligned to whole cells, block maximum.
         rlo = [lo[k] // f for k in range(3)]
         rhi = [-(-hi[k] // f) for k in range(3)]
@@ -101,8 +98,11 @@ def context_inputs(
         fine[s[0] : s[0] + c.mask.shape[0], s[1] : s[1] + c.mask.shape[1], s[2] : s[2] + c.mask.shape[2]] = (
             c.mask
         )
-        own = block_reduce(fine, f, "max")
-        rel = [ix - rlo[k] for k, ix in enumerate(idx)]
-        ok = [(r >= 0) & (r < own.shape[k]) for k, r in enumerate(rel)]
-        out[i, 1][np.ix_(*ok)] = own[np.ix_(*(r[o] for r, o in zip(rel, ok, strict=True)))]
+        _sample_into(out[i, 1], block_reduce(fine, f, "max"), [ix - rlo[k] for k, ix in enumerate(idx)])
     return out
+
+
+def _sample_into(dst: np.ndarray, grid: np.ndarray, idx: Sequence[np.ndarray]) -> None:
+    """``dst[a, b, c] = grid[idx[0][a], idx[1][b], idx[2][c]]`` where those indices fall inside ``grid``."""
+    ok = [(ix >= 0) & (ix < grid.shape[k]) for k, ix in enumerate(idx)]
+    dst[np.ix_(*ok)] = grid[np.ix_(*(ix[o] for ix, o in zip(idx, ok, strict=True)))]
