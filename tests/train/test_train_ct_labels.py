@@ -111,3 +111,17 @@ def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
     assert context.shape[2:] == (0, 0, 0)  # no context cube asked for
     assert labels.min() >= IGNORE and labels.max() <= len(CLASS_NAMES)
     assert (labels > 0).any()  # the bag's threats are found and labelled by their voxels
+
+
+def test_keep_rows_compacts_in_place_like_boolean_indexing():
+    from screening.train.ct import _keep_rows
+
+    rng = np.random.default_rng(3)
+    keep = rng.random(1000) > 0.3
+    crops = rng.random((1000, 2, 3, 3, 3)).astype(np.float16)
+    labels = rng.integers(0, 7, 1000)
+    want = crops[keep].copy(), labels[keep].copy()
+    got = _keep_rows((crops, labels), keep, chunk=64)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert np.shares_memory(got[0], crops)  # no second copy of the cache
+    assert [len(a) for a in _keep_rows((labels[:0],), keep[:0])] == [0]
