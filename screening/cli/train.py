@@ -10,7 +10,7 @@ __all__ = ["register", "run"]
 EPILOG = """examples:
   screening train --modality xray --sim-bags 1500 --seed 0 --out models/xray_centernet
   screening train --modality ct --data data/sim_ct --out models/ct_candidates --epochs 40
-  screening train --modality ct --sim-bags 1600 --seed 400000 --workers 2 --epochs 16 \\
+  screening train --modality ct --sim-bags 3200 --seed 400000 --workers 2 --epochs 16 \\
       --ct-context 16 --ct-context-mm 6 --out models/ct_candidates  # context cube; full command in the card
   screening train --modality xray --stream --workers 14 --device cuda --max-minutes 8 \\
       --steps 100000 --batch 32 --freeze-blocks 0 --seed 3000000 --out models/xray_centernet
