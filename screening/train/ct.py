@@ -86,6 +86,7 @@ def label_candidates(
     min_purity: float = 0.5,
     min_coverage: float = 0.5,
     ignore_purity: float = 0.1,
+    min_object_share: float = 0.0,
 ) -> np.ndarray:
     """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
 
@@ -96,13 +97,19 @@ def label_candidates(
     threat's voxels that passes neither test is :data:`IGNORE`; training leaves it out rather than teach
     "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
     buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
+    With ``min_object_share > 0``, a candidate that passes but holds less than that share of its object's
+    voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation never counts
+    such a fragment as finding the object, and teaching "a small lump of this density is drugs" made
+    chocolate and fruit fragments score 0.9+ (session 8: 0.15 nearly doubled mAP on calibration bags).
 
     Without them (bags read from files with no label volume), a candidate is the object's when at
     least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
     components; both are the pistol).
     """
     if ct_labels is not None and masks is not None:
-        return _label_by_voxels(boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity)
+        return _label_by_voxels(
+            boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, min_object_share
+        )
     out = np.zeros(len(boxes), dtype=np.int64)
     for i, b in enumerate(boxes):
         vol = np.prod([max(0.0, b[k + 3] - b[k]) for k in range(3)])
@@ -127,6 +134,7 @@ def _label_by_voxels(
     min_purity: float,
     min_coverage: float,
     ignore_purity: float,
+    min_object_share: float = 0.0,
 ) -> np.ndarray:
     threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
     out = np.zeros(len(boxes), dtype=np.int64)
@@ -139,15 +147,17 @@ def _label_by_voxels(
         if not ids.size:
             continue
         counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
-        best_purity = 0.0
+        best_purity, best_coverage = 0.0, 0.0
         for index, cls in threats.items():
             own = float(counts[index])
             purity, coverage = own / ids.size, own / max(float(sizes[index]), 1.0)
             if purity >= min_purity or (coverage >= min_coverage and purity >= 2 * ignore_purity):
                 if purity > best_purity:
-                    best_purity, out[i] = purity, cls
+                    best_purity, best_coverage, out[i] = purity, coverage, cls
             elif purity >= ignore_purity and out[i] == 0:
                 out[i] = IGNORE
+        if out[i] > 0 and best_coverage < min_object_share:
+            out[i] = IGNORE
     return out
 
 

@@ -125,3 +125,14 @@ def test_keep_rows_compacts_in_place_like_boolean_indexing():
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert np.shares_memory(got[0], crops)  # no second copy of the cache
     assert [len(a) for a in _keep_rows((labels[:0],), keep[:0])] == [0]
+
+
+def test_a_pure_fragment_of_a_threat_is_ignored_when_an_object_share_is_asked_for():
+    labels, objects = _scene()
+    # The bundle's first two columns alone: all bundle voxels (a pure candidate), but 2/8 of the bundle.
+    piece = _cand(labels, (30, 2, 2, 32, 12, 5), {3})
+    whole = _cand(labels, (30, 2, 2, 38, 12, 5), {3})
+    boxes, masks = [piece[0], whole[0]], [piece[1], whole[1]]
+    assert list(label_candidates(boxes, objects, masks=masks, ct_labels=labels)) == [CURRENCY, CURRENCY]
+    shared = label_candidates(boxes, objects, masks=masks, ct_labels=labels, min_object_share=0.3)
+    assert list(shared) == [IGNORE, CURRENCY]  # 25 % of the bundle < 30 %; the whole bundle stays currency
