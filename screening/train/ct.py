@@ -134,7 +134,7 @@ def _label_by_voxels(
     min_purity: float,
     min_coverage: float,
     ignore_purity: float,
-    min_object_share: float = 0.0,
+    min_object_share: float,
 ) -> np.ndarray:
     threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
     out = np.zeros(len(boxes), dtype=np.int64)
