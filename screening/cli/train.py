@@ -11,7 +11,8 @@ EPILOG = """examples:
   screening train --modality xray --sim-bags 1500 --seed 0 --out models/xray_centernet
   screening train --modality ct --data data/sim_ct --out models/ct_candidates --epochs 40
   screening train --modality ct --sim-bags 3200 --seed 400000 --workers 2 --epochs 16 \\
-      --ct-context 16 --ct-context-mm 6 --out models/ct_candidates  # context cube; full command in the card
+      --ct-context 16 --ct-context-mm 6 --ct-min-object-share 0.15 \\
+      --out models/ct_candidates  # context cube, fragment labels; full command in the card
   screening train --modality xray --stream --workers 14 --device cuda --max-minutes 8 \\
       --steps 100000 --batch 32 --freeze-blocks 0 --seed 3000000 --out models/xray_centernet
 Re-running the same command resumes from the checkpoint in --work-dir."""
@@ -70,6 +71,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--ct-context-mm", type=float, default=6.0, help="ct: context cell size in mm (default 6)")
     p.add_argument(
+        "--ct-min-object-share",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="ct: leave out of training a threat candidate holding less than SHARE of its object "
+        "(a fragment evaluation never counts as a find; 0 = off, default)",
+    )
+    p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
     )
     p.add_argument(
@@ -120,6 +129,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
         cmd += [f"--epochs {args.epochs}"]
         if args.ct_context:  # what the classifier reads: a model without it is another model
             cmd.append(f"--ct-context {args.ct_context} --ct-context-mm {args.ct_context_mm:g}")
+        if args.ct_min_object_share:  # changes the training labels: part of the recipe
+            cmd.append(f"--ct-min-object-share {args.ct_min_object_share:g}")
         if args.ct_density_jitter != 0.05:
             cmd.append(f"--ct-density-jitter {args.ct_density_jitter:g}")
     if args.batch:
@@ -274,6 +285,7 @@ def run(args: argparse.Namespace) -> int:
                 device=args.device,
                 workers=args.workers,
                 density_jitter=args.ct_density_jitter,
+                min_object_share=args.ct_min_object_share,
                 candidates=(
                     {"context": args.ct_context, "context_mm": args.ct_context_mm} if args.ct_context else {}
                 ),
@@ -283,7 +295,9 @@ def run(args: argparse.Namespace) -> int:
                 from screening.train.ct import candidate_dataset_parallel
 
                 def dataset(params: Any) -> Any:
-                    return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers)
+                    return candidate_dataset_parallel(
+                        train_seeds, cfg_sim, params, args.workers, args.ct_min_object_share
+                    )
 
             path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)
     except ScreeningError as exc:

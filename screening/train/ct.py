@@ -49,6 +49,8 @@ class CtTrainConfig:
         workers: processes that simulate bags and extract their candidates (on-the-fly bags only).
         density_jitter: each batch's densities (crop and density features) are scaled by a factor drawn
             from ``1 +- density_jitter``: scanners differ in their MHU calibration by a few per cent.
+        min_object_share: training labels ignore a threat candidate holding less than this share of its
+            object (see :func:`label_candidates`); 0 = off. Part of the candidate cache.
     """
 
     out: str
@@ -65,6 +67,7 @@ class CtTrainConfig:
     device: str = "cpu"
     workers: int = 1
     density_jitter: float = 0.05
+    min_object_share: float = 0.0
 
 
 #: Columns of :data:`FEATURES` that are densities (scaled together by the density jitter).
@@ -161,9 +164,13 @@ def _label_by_voxels(
     return out
 
 
-def _labels(cands: Sequence[Any], bag: SimBag) -> np.ndarray:
+def _labels(cands: Sequence[Any], bag: SimBag, min_object_share: float = 0.0) -> np.ndarray:
     return label_candidates(
-        [x.box for x in cands], bag.objects, masks=[x.mask for x in cands], ct_labels=bag.ct_labels
+        [x.box for x in cands],
+        bag.objects,
+        masks=[x.mask for x in cands],
+        ct_labels=bag.ct_labels,
+        min_object_share=min_object_share,
     )
 
 
@@ -171,7 +178,9 @@ def _labels(cands: Sequence[Any], bag: SimBag) -> np.ndarray:
 CandidateArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _bag_arrays(bag: SimBag, params: CandidateParams) -> tuple[np.ndarray, ...] | None:
+def _bag_arrays(
+    bag: SimBag, params: CandidateParams, min_object_share: float = 0.0
+) -> tuple[np.ndarray, ...] | None:
     """One bag's candidate arrays (crops and context stored as float16), ``None`` if it has none."""
     assert bag.ct is not None
     mhu = bag.ct.array[0]
@@ -185,11 +194,11 @@ def _bag_arrays(bag: SimBag, params: CandidateParams) -> tuple[np.ndarray, ...] 
         if params.context
         else np.zeros((len(cands), 2, 0, 0, 0), np.float32)
     )
-    return c.astype(np.float16), f, _labels(cands, bag), ctx.astype(np.float16)
+    return c.astype(np.float16), f, _labels(cands, bag, min_object_share), ctx.astype(np.float16)
 
 
 def candidate_dataset(
-    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None
+    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None, min_object_share: float = 0.0
 ) -> CandidateArrays:
     """Crops, features, labels and context crops of every candidate in ``bags``."""
     parts: list[tuple[np.ndarray, ...]] = []
@@ -197,7 +206,7 @@ def candidate_dataset(
         for bag in bags:
             if bag.ct is None:
                 continue
-            arrays = _bag_arrays(bag, params)
+            arrays = _bag_arrays(bag, params, min_object_share)
             if arrays is not None:
                 parts.append(arrays)
             advance()
@@ -205,7 +214,10 @@ def candidate_dataset(
 
 
 def _stack(parts: Sequence[tuple[np.ndarray, ...]], params: CandidateParams) -> CandidateArrays:
-    """Per-bag arrays joined into one dataset (empty, right-shaped arrays if none)."""
+    """Per-bag arrays joined into one dataset (empty, right-shaped arrays if none).
+
+    A list of parts is emptied as it is copied (the caller's list: it frees the parts as it goes).
+    """
     if not parts:
         crop, ctx = params.crop, params.context
         return (
@@ -214,23 +226,38 @@ def _stack(parts: Sequence[tuple[np.ndarray, ...]], params: CandidateParams) -> 
             np.zeros(0, np.int64),
             np.zeros((0, 2, ctx, ctx, ctx), np.float16),
         )
-    crops, feats, labels, context = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    # Filled from the back while the parts list is emptied, so a 3 200-bag set (~11 GB) peaks near its own
+    # size instead of twice it (np.concatenate keeps every part alive until it returns).
+    if not isinstance(parts, list):
+        parts = list(parts)
+    n = sum(len(p[2]) for p in parts)
+    out = [np.empty((n, *parts[0][i].shape[1:]), parts[0][i].dtype) for i in range(4)]
+    end = n
+    while parts:
+        part = parts.pop()
+        start = end - len(part[2])
+        for i in range(4):
+            out[i][start:end] = part[i]
+        end = start
+    crops, feats, labels, context = out
     return crops, feats, labels, context
 
 
-def _bag_candidates(job: tuple[int, Any, CandidateParams]) -> tuple[np.ndarray, ...] | str | None:
+def _bag_candidates(
+    job: tuple[int, Any, CandidateParams, float],
+) -> tuple[np.ndarray, ...] | str | None:
     """One bag's candidate arrays; ``None`` if it has no candidates; an error text if the simulator failed."""
     from screening.train.data import sim_bags
 
-    seed, config, params = job
+    seed, config, params, min_object_share = job
     bags = list(sim_bags([seed], "ct", config=config))
     if not bags or bags[0].ct is None:
         return f"seed {seed}: no CT volume (see the warning above)"
-    return _bag_arrays(bags[0], params)
+    return _bag_arrays(bags[0], params, min_object_share)
 
 
 def candidate_dataset_parallel(
-    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int
+    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int, min_object_share: float = 0.0
 ) -> CandidateArrays:
     """:func:`candidate_dataset` of simulated bags, with simulation and extraction in ``workers`` processes.
 
@@ -246,7 +273,9 @@ def candidate_dataset_parallel(
         mp.get_context("spawn").Pool(max(1, workers)) as pool,
         progress_bar("simulating CT bags", len(seeds)) as advance,
     ):
-        for r in pool.imap(_bag_candidates, [(int(s), config, params) for s in seeds], chunksize=1):
+        for r in pool.imap(
+            _bag_candidates, [(int(s), config, params, min_object_share) for s in seeds], chunksize=1
+        ):
             if isinstance(r, str):
                 guard.failure(r)
             else:
@@ -277,6 +306,8 @@ def train_ct(
         raise ValueError(f"background_fraction must be in (0, 1]; got {cfg.background_fraction}")
     if not 0.0 <= cfg.density_jitter < 0.5:
         raise ValueError(f"density_jitter must be in [0, 0.5); got {cfg.density_jitter}")
+    if not 0.0 <= cfg.min_object_share < 1.0:
+        raise ValueError(f"min_object_share must be in [0, 1); got {cfg.min_object_share}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     params = CandidateParams(**cfg.candidates)
@@ -297,12 +328,28 @@ def train_ct(
                 f"{cache}: cached context cube {context.shape[2:]} is not {params.context}^3; "
                 "delete the cache (or use another --work-dir) to extract the candidates again"
             )
+        # Caches from before the labelling option have no record of it: they were labelled without it.
+        share = float(z["min_object_share"]) if "min_object_share" in z.files else 0.0
+        if share != cfg.min_object_share:
+            raise ValueError(
+                f"{cache}: cached labels were made with min_object_share {share:g}, not "
+                f"{cfg.min_object_share:g}; delete the cache (or use another --work-dir) to label them again"
+            )
     else:
         if dataset is not None:
             crops, feats, labels, context = dataset(params)
         else:
-            crops, feats, labels, context = candidate_dataset(train_bags, params, n_train)
-        np.savez(work / "ct_candidates.tmp.npz", crops=crops, feats=feats, labels=labels, context=context)
+            crops, feats, labels, context = candidate_dataset(
+                train_bags, params, n_train, cfg.min_object_share
+            )
+        np.savez(
+            work / "ct_candidates.tmp.npz",
+            crops=crops,
+            feats=feats,
+            labels=labels,
+            context=context,
+            min_object_share=np.float64(cfg.min_object_share),
+        )
         (work / "ct_candidates.tmp.npz").replace(cache)
     ignored = int((labels == IGNORE).sum())
     if ignored:

@@ -50,3 +50,63 @@ def test_density_jitter_scales_densities_only_and_leaves_the_batch_alone():
     assert torch.equal(f2[:, others], feat[:, others])
     assert torch.allclose(f2[:, list(DENSITY_FEATURES)], feat[:, list(DENSITY_FEATURES)] * 1.1)
     assert float(crop[0, 0, 1, 1, 1]) == 1.0 and float(feat[0, 1]) == 1.0  # inputs untouched
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0])
+def test_object_share_outside_0_1_is_refused(tmp_path, share):
+    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), min_object_share=share)
+    with pytest.raises(ValueError, match=r"min_object_share must be in \[0, 1\)"):
+        train_ct(cfg, [], 0, [], {})
+
+
+def _cache(path, **extra):
+    import numpy as np
+
+    np.savez(
+        path,
+        crops=np.zeros((2, 2, 4, 4, 4), np.float16),
+        feats=np.zeros((2, 9), np.float32),
+        labels=np.array([0, 1]),
+        context=np.zeros((2, 2, 0, 0, 0), np.float16),
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(("cached", "asked"), [(None, 0.15), (0.15, 0.0), (0.15, 0.2)])
+def test_a_cache_labelled_with_another_object_share_is_refused(tmp_path, cached, asked):
+    import numpy as np
+
+    (tmp_path / "w").mkdir()
+    # Caches written before the option carry no share: they were labelled without one.
+    _cache(
+        tmp_path / "w" / "ct_candidates.npz",
+        **({} if cached is None else {"min_object_share": np.float64(cached)}),
+    )
+    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), min_object_share=asked)
+    with pytest.raises(ValueError, match=r"ct_candidates.npz: cached labels were made with min_object_share"):
+        train_ct(cfg, [], 0, [], {})
+
+
+def test_stack_joins_parts_in_order_and_empties_the_list():
+    import numpy as np
+
+    from screening.detect.ct_candidates import CandidateParams
+    from screening.train.ct import _stack
+
+    rng = np.random.default_rng(5)
+    parts = [
+        (
+            rng.random((n, 2, 3, 3, 3)).astype(np.float16),
+            rng.random((n, 4)).astype(np.float32),
+            rng.integers(-1, 7, n),
+            rng.random((n, 2, 2, 2, 2)).astype(np.float16),
+        )
+        for n in (3, 1, 5)
+    ]
+    want = [np.concatenate([p[i] for p in parts]) for i in range(4)]
+    got = _stack(parts, CandidateParams())
+    assert all(np.array_equal(g, w) and g.dtype == w.dtype for g, w in zip(got, want, strict=True))
+    assert parts == []  # the parts are freed as they are copied
+    kept = (tuple(w[:2] for w in want),)
+    again = _stack(kept, CandidateParams())
+    assert [len(a) for a in again] == [2, 2, 2, 2] and len(kept) == 1  # a tuple is copied, not emptied

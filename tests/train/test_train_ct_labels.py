@@ -104,7 +104,7 @@ def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
     (xray_only,) = sim_bags([31], "xray", config=config)
     assert xray_only.ct_labels is None
 
-    out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0)))
+    out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0), 0.0))
     assert out is not None and not isinstance(out, str)
     crops, feats, labels, context = out
     assert len(crops) == len(feats) == len(labels) == len(context)
@@ -136,3 +136,16 @@ def test_a_pure_fragment_of_a_threat_is_ignored_when_an_object_share_is_asked_fo
     assert list(label_candidates(boxes, objects, masks=masks, ct_labels=labels)) == [CURRENCY, CURRENCY]
     shared = label_candidates(boxes, objects, masks=masks, ct_labels=labels, min_object_share=0.3)
     assert list(shared) == [IGNORE, CURRENCY]  # 25 % of the bundle < 30 %; the whole bundle stays currency
+
+
+def test_the_object_share_reaches_the_labels_of_simulated_candidates():
+    from screening.detect.ct_candidates import CandidateParams
+    from screening.sim.config import SimConfig
+    from screening.train.ct import _bag_candidates
+
+    config, params = SimConfig(threat_fraction=1.0, voxel_mm=4.0), CandidateParams(min_volume_cm3=1.0)
+    plain = _bag_candidates((31, config, params, 0.0))
+    strict = _bag_candidates((31, config, params, 0.99))  # no candidate holds 99 % of its object
+    assert isinstance(plain, tuple) and isinstance(strict, tuple)
+    assert (plain[2] > 0).any() and not (strict[2] > 0).any()
+    assert np.array_equal(strict[2] == IGNORE, (plain[2] == IGNORE) | (plain[2] > 0))
