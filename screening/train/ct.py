@@ -12,9 +12,15 @@ from typing import Any
 import numpy as np
 
 from screening.detect.card import ModelCard
-from screening.detect.ct_candidates import FEATURES, CandidateParams, find_candidates
-from screening.detect.ct_inputs import candidate_inputs, context_inputs
+from screening.detect.ct_candidates import FEATURES, CandidateParams
 from screening.train.checkpoint import load_checkpoint, save_checkpoint, torch_device
+from screening.train.ct_dataset import (
+    CandidateArrays,
+    candidate_dataset,
+    candidate_dataset_parallel,
+    empty_candidates,
+)
+from screening.train.ct_labels import IGNORE, label_candidates
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
@@ -75,216 +81,6 @@ DENSITY_FEATURES: tuple[int, ...] = tuple(
     i for i, name in enumerate(FEATURES) if name.endswith("density_g_cm3")
 )
 
-#: Label of a candidate left out of training: it holds part of a threat, but too little to be that threat.
-IGNORE = -1
-
-
-def label_candidates(
-    boxes: Sequence[Sequence[float]],
-    objects: Sequence[Any],
-    min_inside: float = 0.5,
-    *,
-    masks: Sequence[np.ndarray] | None = None,
-    ct_labels: np.ndarray | None = None,
-    min_purity: float = 0.5,
-    min_coverage: float = 0.5,
-    ignore_purity: float = 0.1,
-    min_object_share: float = 0.0,
-) -> np.ndarray:
-    """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
-
-    With the bag's object-index volume (``ct_labels``) and the candidates' ``masks``, a candidate is judged
-    by its own voxels: it is a threat's when at least ``min_purity`` of its voxels are that object's, or
-    when it holds at least ``min_coverage`` of the object and ``2 * ignore_purity`` of its voxels are the
-    object's (a drug brick merged with the clothes around it). One with at least ``ignore_purity`` of a
-    threat's voxels that passes neither test is :data:`IGNORE`; training leaves it out rather than teach
-    "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
-    buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
-    With ``min_object_share > 0``, a candidate that passes but holds less than that share of its object's
-    voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation never counts
-    such a fragment as finding the object, and teaching "a small lump of this density is drugs" made
-    chocolate and fruit fragments score 0.9+ (session 8: 0.15 nearly doubled mAP on calibration bags).
-
-    Without them (bags read from files with no label volume), a candidate is the object's when at
-    least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
-    components; both are the pistol).
-    """
-    if ct_labels is not None and masks is not None:
-        return _label_by_voxels(
-            boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, min_object_share
-        )
-    out = np.zeros(len(boxes), dtype=np.int64)
-    for i, b in enumerate(boxes):
-        vol = np.prod([max(0.0, b[k + 3] - b[k]) for k in range(3)])
-        best = 0.0
-        for o in objects:
-            if o.box_3d is None:
-                continue
-            g = o.box_3d
-            inter = np.prod([max(0.0, min(b[k + 3], g[k + 3]) - max(b[k], g[k])) for k in range(3)])
-            frac = inter / vol if vol > 0 else 0.0
-            if frac >= min_inside and frac > best:
-                best = frac
-                out[i] = CLASS_NAMES.index(str(o.label)) + 1
-    return out
-
-
-def _label_by_voxels(
-    boxes: Sequence[Sequence[float]],
-    masks: Sequence[np.ndarray],
-    objects: Sequence[Any],
-    ct_labels: np.ndarray,
-    min_purity: float,
-    min_coverage: float,
-    ignore_purity: float,
-    min_object_share: float,
-) -> np.ndarray:
-    threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
-    out = np.zeros(len(boxes), dtype=np.int64)
-    if not threats:
-        return out
-    sizes = np.bincount(ct_labels.ravel().astype(np.intp), minlength=max(threats) + 1)
-    for i, (b, mask) in enumerate(zip(boxes, masks, strict=True)):
-        x0, y0, z0, x1, y1, z1 = (int(v) for v in b)
-        ids = ct_labels[z0:z1, y0:y1, x0:x1][mask]
-        if not ids.size:
-            continue
-        counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
-        best_purity, best_coverage = 0.0, 0.0
-        for index, cls in threats.items():
-            own = float(counts[index])
-            purity, coverage = own / ids.size, own / max(float(sizes[index]), 1.0)
-            if purity >= min_purity or (coverage >= min_coverage and purity >= 2 * ignore_purity):
-                if purity > best_purity:
-                    best_purity, best_coverage, out[i] = purity, coverage, cls
-            elif purity >= ignore_purity and out[i] == 0:
-                out[i] = IGNORE
-        if out[i] > 0 and best_coverage < min_object_share:
-            out[i] = IGNORE
-    return out
-
-
-def _labels(cands: Sequence[Any], bag: SimBag, min_object_share: float = 0.0) -> np.ndarray:
-    return label_candidates(
-        [x.box for x in cands],
-        bag.objects,
-        masks=[x.mask for x in cands],
-        ct_labels=bag.ct_labels,
-        min_object_share=min_object_share,
-    )
-
-
-#: One candidate set: ``(crops, feats, labels, context)``; ``context`` has zero cells when not used.
-CandidateArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _bag_arrays(
-    bag: SimBag, params: CandidateParams, min_object_share: float = 0.0
-) -> tuple[np.ndarray, ...] | None:
-    """One bag's candidate arrays (crops and context stored as float16), ``None`` if it has none."""
-    assert bag.ct is not None
-    mhu = bag.ct.array[0]
-    spacing = tuple(float(v) for v in bag.ct.spacing_mm)
-    cands, _ = find_candidates(mhu, spacing, params)  # type: ignore[arg-type]
-    if not cands:
-        return None
-    c, f = candidate_inputs(mhu, cands, crop=params.crop)
-    ctx = (
-        context_inputs(mhu, cands, spacing, params.context, params.context_mm)
-        if params.context
-        else np.zeros((len(cands), 2, 0, 0, 0), np.float32)
-    )
-    return c.astype(np.float16), f, _labels(cands, bag, min_object_share), ctx.astype(np.float16)
-
-
-def candidate_dataset(
-    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None, min_object_share: float = 0.0
-) -> CandidateArrays:
-    """Crops, features, labels and context crops of every candidate in ``bags``."""
-    parts: list[tuple[np.ndarray, ...]] = []
-    with progress_bar("simulating CT bags", n or 0) as advance:
-        for bag in bags:
-            if bag.ct is None:
-                continue
-            arrays = _bag_arrays(bag, params, min_object_share)
-            if arrays is not None:
-                parts.append(arrays)
-            advance()
-    return _stack(parts, params)
-
-
-def _stack(parts: Sequence[tuple[np.ndarray, ...]], params: CandidateParams) -> CandidateArrays:
-    """Per-bag arrays joined into one dataset (empty, right-shaped arrays if none).
-
-    A list of parts is emptied as it is copied (the caller's list: it frees the parts as it goes).
-    """
-    if not parts:
-        crop, ctx = params.crop, params.context
-        return (
-            np.zeros((0, 2, crop, crop, crop), np.float16),
-            np.zeros((0, len(FEATURES)), np.float32),
-            np.zeros(0, np.int64),
-            np.zeros((0, 2, ctx, ctx, ctx), np.float16),
-        )
-    # Filled from the back while the parts list is emptied, so a 3 200-bag set (~11 GB) peaks near its own
-    # size instead of twice it (np.concatenate keeps every part alive until it returns).
-    if not isinstance(parts, list):
-        parts = list(parts)
-    n = sum(len(p[2]) for p in parts)
-    out = [np.empty((n, *parts[0][i].shape[1:]), parts[0][i].dtype) for i in range(4)]
-    end = n
-    while parts:
-        part = parts.pop()
-        start = end - len(part[2])
-        for i in range(4):
-            out[i][start:end] = part[i]
-        end = start
-    crops, feats, labels, context = out
-    return crops, feats, labels, context
-
-
-def _bag_candidates(
-    job: tuple[int, Any, CandidateParams, float],
-) -> tuple[np.ndarray, ...] | str | None:
-    """One bag's candidate arrays; ``None`` if it has no candidates; an error text if the simulator failed."""
-    from screening.train.data import sim_bags
-
-    seed, config, params, min_object_share = job
-    bags = list(sim_bags([seed], "ct", config=config))
-    if not bags or bags[0].ct is None:
-        return f"seed {seed}: no CT volume (see the warning above)"
-    return _bag_arrays(bags[0], params, min_object_share)
-
-
-def candidate_dataset_parallel(
-    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int, min_object_share: float = 0.0
-) -> CandidateArrays:
-    """:func:`candidate_dataset` of simulated bags, with simulation and extraction in ``workers`` processes.
-
-    Only the crops travel back, not the volumes.
-    """
-    import multiprocessing as mp
-
-    from screening.train.data import FailureGuard
-
-    guard = FailureGuard()
-    parts: list[tuple[np.ndarray, ...]] = []
-    with (
-        mp.get_context("spawn").Pool(max(1, workers)) as pool,
-        progress_bar("simulating CT bags", len(seeds)) as advance,
-    ):
-        for r in pool.imap(
-            _bag_candidates, [(int(s), config, params, min_object_share) for s in seeds], chunksize=1
-        ):
-            if isinstance(r, str):
-                guard.failure(r)
-            else:
-                guard.success()
-                if r is not None:
-                    parts.append(r)
-            advance()
-    return _stack(parts, params)
-
 
 def train_ct(
     cfg: CtTrainConfig,
@@ -318,7 +114,7 @@ def train_ct(
     ckpt = work / "checkpoint.pt"
     done = _finished_counts(ckpt, cfg.epochs)
     if done is not None:  # a finished run (e.g. trained elsewhere) needs no candidates to export
-        crops, feats, labels, context = _stack([], params)
+        crops, feats, labels, context = empty_candidates(params)
     elif cache.is_file():
         z = np.load(cache)
         crops, feats, labels = z["crops"], z["feats"], z["labels"]

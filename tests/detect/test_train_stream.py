@@ -180,7 +180,7 @@ def test_cli_refuses_stream_for_ct(tmp_path, capsys):
 def test_parallel_candidates_match_the_serial_extraction():
     from screening.detect.ct_candidates import CandidateParams
     from screening.sim.config import SimConfig
-    from screening.train.ct import candidate_dataset, candidate_dataset_parallel
+    from screening.train.ct_dataset import candidate_dataset, candidate_dataset_parallel
 
     params, cfg = CandidateParams(context=4, context_mm=8.0), SimConfig()
     par = candidate_dataset_parallel([7, 8], cfg, params, workers=2)

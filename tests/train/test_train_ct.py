@@ -87,11 +87,11 @@ def test_a_cache_labelled_with_another_object_share_is_refused(tmp_path, cached,
         train_ct(cfg, [], 0, [], {})
 
 
-def test_stack_joins_parts_in_order_and_empties_the_list():
+def test_rows_join_parts_in_arrival_order_across_blocks():
     import numpy as np
 
     from screening.detect.ct_candidates import CandidateParams
-    from screening.train.ct import _stack
+    from screening.train.ct_dataset import _Rows, empty_candidates
 
     rng = np.random.default_rng(5)
     parts = [
@@ -101,12 +101,15 @@ def test_stack_joins_parts_in_order_and_empties_the_list():
             rng.integers(-1, 7, n),
             rng.random((n, 2, 2, 2, 2)).astype(np.float16),
         )
-        for n in (3, 1, 5)
+        for n in (3, 1, 9, 4)  # blocks of 4 rows: parts split across, one filling a block exactly
     ]
     want = [np.concatenate([p[i] for p in parts]) for i in range(4)]
-    got = _stack(parts, CandidateParams())
+    rows = _Rows(CandidateParams(), block=4)
+    for p in parts:
+        rows.add(p)
+    got = rows.join()
     assert all(np.array_equal(g, w) and g.dtype == w.dtype for g, w in zip(got, want, strict=True))
-    assert parts == []  # the parts are freed as they are copied
-    kept = (tuple(w[:2] for w in want),)
-    again = _stack(kept, CandidateParams())
-    assert [len(a) for a in again] == [2, 2, 2, 2] and len(kept) == 1  # a tuple is copied, not emptied
+    assert rows.blocks == []  # released as they are copied
+    none = _Rows(CandidateParams(context=4)).join()
+    assert [a.shape for a in none] == [a.shape for a in empty_candidates(CandidateParams(context=4))]
+    assert none[3].shape == (0, 2, 4, 4, 4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from screening.scan import Label
-from screening.train.ct import IGNORE, label_candidates
+from screening.train.ct_labels import IGNORE, label_candidates
 from screening.train.data import CLASS_NAMES, GtObject
 
 CURRENCY = CLASS_NAMES.index("currency") + 1
@@ -93,7 +93,7 @@ def test_load_bags_brings_the_label_volume_and_object_indices(tmp_path):
 def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
     from screening.detect.ct_candidates import CandidateParams
     from screening.sim.config import SimConfig
-    from screening.train.ct import _bag_candidates
+    from screening.train.ct_dataset import _bag_candidates
     from screening.train.data import sim_bags
 
     config = SimConfig(threat_fraction=1.0, voxel_mm=4.0)
@@ -141,7 +141,7 @@ def test_a_pure_fragment_of_a_threat_is_ignored_when_an_object_share_is_asked_fo
 def test_the_object_share_reaches_the_labels_of_simulated_candidates():
     from screening.detect.ct_candidates import CandidateParams
     from screening.sim.config import SimConfig
-    from screening.train.ct import _bag_candidates
+    from screening.train.ct_dataset import _bag_candidates
 
     config, params = SimConfig(threat_fraction=1.0, voxel_mm=4.0), CandidateParams(min_volume_cm3=1.0)
     plain = _bag_candidates((31, config, params, 0.0))

@@ -1,0 +1,101 @@
+"""CT training labels: which candidates are a threat's, judged by their own voxels (or boxes without them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from screening.train.data import CLASS_NAMES
+
+__all__ = ["IGNORE", "label_candidates"]
+
+
+#: Label of a candidate left out of training: it holds part of a threat, but too little to be that threat.
+IGNORE = -1
+
+
+def label_candidates(
+    boxes: Sequence[Sequence[float]],
+    objects: Sequence[Any],
+    min_inside: float = 0.5,
+    *,
+    masks: Sequence[np.ndarray] | None = None,
+    ct_labels: np.ndarray | None = None,
+    min_purity: float = 0.5,
+    min_coverage: float = 0.5,
+    ignore_purity: float = 0.1,
+    min_object_share: float = 0.0,
+) -> np.ndarray:
+    """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
+
+    With the bag's object-index volume (``ct_labels``) and the candidates' ``masks``, a candidate is judged
+    by its own voxels: it is a threat's when at least ``min_purity`` of its voxels are that object's, or
+    when it holds at least ``min_coverage`` of the object and ``2 * ignore_purity`` of its voxels are the
+    object's (a drug brick merged with the clothes around it). One with at least ``ignore_purity`` of a
+    threat's voxels that passes neither test is :data:`IGNORE`; training leaves it out rather than teach
+    "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
+    buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
+    With ``min_object_share > 0``, a candidate that passes but holds less than that share of its object's
+    voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation never counts
+    such a fragment as finding the object, and teaching "a small lump of this density is drugs" made
+    chocolate and fruit fragments score 0.9+ (session 8: 0.15 nearly doubled mAP on calibration bags).
+
+    Without them (bags read from files with no label volume), a candidate is the object's when at
+    least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
+    components; both are the pistol).
+    """
+    if ct_labels is not None and masks is not None:
+        return _label_by_voxels(
+            boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, min_object_share
+        )
+    out = np.zeros(len(boxes), dtype=np.int64)
+    for i, b in enumerate(boxes):
+        vol = np.prod([max(0.0, b[k + 3] - b[k]) for k in range(3)])
+        best = 0.0
+        for o in objects:
+            if o.box_3d is None:
+                continue
+            g = o.box_3d
+            inter = np.prod([max(0.0, min(b[k + 3], g[k + 3]) - max(b[k], g[k])) for k in range(3)])
+            frac = inter / vol if vol > 0 else 0.0
+            if frac >= min_inside and frac > best:
+                best = frac
+                out[i] = CLASS_NAMES.index(str(o.label)) + 1
+    return out
+
+
+def _label_by_voxels(
+    boxes: Sequence[Sequence[float]],
+    masks: Sequence[np.ndarray],
+    objects: Sequence[Any],
+    ct_labels: np.ndarray,
+    min_purity: float,
+    min_coverage: float,
+    ignore_purity: float,
+    min_object_share: float,
+) -> np.ndarray:
+    threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
+    out = np.zeros(len(boxes), dtype=np.int64)
+    if not threats:
+        return out
+    sizes = np.bincount(ct_labels.ravel().astype(np.intp), minlength=max(threats) + 1)
+    for i, (b, mask) in enumerate(zip(boxes, masks, strict=True)):
+        x0, y0, z0, x1, y1, z1 = (int(v) for v in b)
+        ids = ct_labels[z0:z1, y0:y1, x0:x1][mask]
+        if not ids.size:
+            continue
+        counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
+        best_purity, best_coverage = 0.0, 0.0
+        for index, cls in threats.items():
+            own = float(counts[index])
+            purity, coverage = own / ids.size, own / max(float(sizes[index]), 1.0)
+            if purity >= min_purity or (coverage >= min_coverage and purity >= 2 * ignore_purity):
+                if purity > best_purity:
+                    best_purity, best_coverage, out[i] = purity, coverage, cls
+            elif purity >= ignore_purity and out[i] == 0:
+                out[i] = IGNORE
+        if out[i] > 0 and best_coverage < min_object_share:
+            out[i] = IGNORE
+    return out
