@@ -38,9 +38,11 @@ def label_candidates(
     "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
     buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
     With ``min_object_share > 0``, a candidate that passes but holds less than that share of its object's
-    voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation never counts
-    such a fragment as finding the object, and teaching "a small lump of this density is drugs" made
-    chocolate and fruit fragments score 0.9+ (session 8: 0.15 nearly doubled mAP on calibration bags).
+    voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation
+    (:func:`screening.train.metrics.is_hit`) counts a fragment only when its box covers >= 15 % of the
+    object's box or shares its centre, and teaching "a small lump of this density is drugs" made chocolate
+    and fruit fragments score 0.9+ (0.15 nearly doubled mAP on calibration bags). The voxel share is
+    stricter than that box rule for spread-out objects (a bag of scales, loose rounds).
 
     Without them (bags read from files with no label volume), a candidate is the object's when at
     least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
