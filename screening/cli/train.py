@@ -75,8 +75,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="SHARE",
-        help="ct: leave out of training a threat candidate holding less than SHARE of its object "
-        "(a fragment evaluation never counts as a find; 0 = off, default)",
+        help="ct: leave out of training a threat candidate holding less than SHARE of its object's voxels "
+        "(one pellet, one round, a brick fragment; 0 = off, default)",
     )
     p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
