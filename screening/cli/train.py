@@ -79,6 +79,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "(one pellet, one round, a brick fragment; 0 = off, default)",
     )
     p.add_argument(
+        "--ct-label-hits",
+        action="store_true",
+        help="ct: leave out of training a threat candidate whose box would not count as finding its object "
+        "under the evaluation's hit rule",
+    )
+    p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
     )
     p.add_argument(
@@ -131,6 +137,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
             cmd.append(f"--ct-context {args.ct_context} --ct-context-mm {args.ct_context_mm:g}")
         if args.ct_min_object_share:  # changes the training labels: part of the recipe
             cmd.append(f"--ct-min-object-share {args.ct_min_object_share:g}")
+        if args.ct_label_hits:
+            cmd.append("--ct-label-hits")
         if args.ct_density_jitter != 0.05:
             cmd.append(f"--ct-density-jitter {args.ct_density_jitter:g}")
     if args.batch:
@@ -286,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 density_jitter=args.ct_density_jitter,
                 min_object_share=args.ct_min_object_share,
+                label_hits=args.ct_label_hits,
                 candidates=(
                     {"context": args.ct_context, "context_mm": args.ct_context_mm} if args.ct_context else {}
                 ),
@@ -293,11 +302,11 @@ def run(args: argparse.Namespace) -> int:
             dataset = None
             if args.sim_bags and args.workers > 1:  # simulate and extract candidates in the workers
                 from screening.train.ct import candidate_dataset_parallel
+                from screening.train.ct_labels import LabelRule
 
                 def dataset(params: Any) -> Any:
-                    return candidate_dataset_parallel(
-                        train_seeds, cfg_sim, params, args.workers, args.ct_min_object_share
-                    )
+                    rule = LabelRule(args.ct_min_object_share, args.ct_label_hits)
+                    return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers, rule)
 
             path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)
     except ScreeningError as exc:

@@ -20,7 +20,7 @@ from screening.train.ct_dataset import (
     candidate_dataset_parallel,
     empty_candidates,
 )
-from screening.train.ct_labels import IGNORE, label_candidates
+from screening.train.ct_labels import IGNORE, LabelRule, label_candidates
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
@@ -57,6 +57,8 @@ class CtTrainConfig:
             from ``1 +- density_jitter``: scanners differ in their MHU calibration by a few per cent.
         min_object_share: training labels ignore a threat candidate holding less than this share of its
             object (see :func:`label_candidates`); 0 = off. Part of the candidate cache.
+        label_hits: training labels ignore a threat candidate that would not count as finding its object
+            under the evaluation's hit rule. Part of the candidate cache.
     """
 
     out: str
@@ -74,6 +76,7 @@ class CtTrainConfig:
     workers: int = 1
     density_jitter: float = 0.05
     min_object_share: float = 0.0
+    label_hits: bool = False
 
 
 #: Columns of :data:`FEATURES` that are densities (scaled together by the density jitter).
@@ -107,6 +110,7 @@ def train_ct(
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     params = CandidateParams(**cfg.candidates)
+    rule = LabelRule(cfg.min_object_share, cfg.label_hits)
     work = Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
@@ -124,27 +128,24 @@ def train_ct(
                 f"{cache}: cached context cube {context.shape[2:]} is not {params.context}^3; "
                 "delete the cache (or use another --work-dir) to extract the candidates again"
             )
-        # Caches from before the labelling option have no record of it: they were labelled without it.
-        share = float(z["min_object_share"]) if "min_object_share" in z.files else 0.0
-        if share != cfg.min_object_share:
+        cached_rule = _cached_rule(z.files, z)
+        if cached_rule != rule:
             raise ValueError(
-                f"{cache}: cached labels were made with min_object_share {share:g}, not "
-                f"{cfg.min_object_share:g}; delete the cache (or use another --work-dir) to label them again"
+                f"{cache}: cached labels were made with {cached_rule}, not {rule}; "
+                "delete the cache (or use another --work-dir) to label them again"
             )
     else:
         if dataset is not None:
             crops, feats, labels, context = dataset(params)
         else:
-            crops, feats, labels, context = candidate_dataset(
-                train_bags, params, n_train, cfg.min_object_share
-            )
+            crops, feats, labels, context = candidate_dataset(train_bags, params, n_train, rule)
         np.savez(
             work / "ct_candidates.tmp.npz",
             crops=crops,
             feats=feats,
             labels=labels,
             context=context,
-            min_object_share=np.float64(cfg.min_object_share),
+            label_rule=np.array(json.dumps(asdict(rule))),
         )
         (work / "ct_candidates.tmp.npz").replace(cache)
     ignored = int((labels == IGNORE).sum())
@@ -218,6 +219,15 @@ def train_ct(
         },
     }
     return finish_ct(model, cfg, params, val_bags, provenance)
+
+
+def _cached_rule(files: Sequence[str], z: Any) -> LabelRule:
+    """The label rule a cache was made with (older caches: a share only, or nothing: no rule)."""
+    if "label_rule" in files:
+        return LabelRule(**json.loads(str(z["label_rule"])))
+    if "min_object_share" in files:
+        return LabelRule(min_object_share=float(z["min_object_share"]))
+    return LabelRule()
 
 
 def _keep_rows(arrays: Sequence[np.ndarray], keep: np.ndarray, chunk: int = 4096) -> list[np.ndarray]:

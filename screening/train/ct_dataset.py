@@ -9,20 +9,21 @@ import numpy as np
 
 from screening.detect.ct_candidates import FEATURES, CandidateParams, find_candidates
 from screening.detect.ct_inputs import candidate_inputs, context_inputs
-from screening.train.ct_labels import label_candidates
+from screening.train.ct_labels import DEFAULT_RULE, LabelRule, label_candidates
 from screening.train.data import SimBag
 from screening.train.progress import progress_bar
 
 __all__ = ["CandidateArrays", "candidate_dataset", "candidate_dataset_parallel", "empty_candidates"]
 
 
-def _labels(cands: Sequence[Any], bag: SimBag, min_object_share: float = 0.0) -> np.ndarray:
+def _labels(cands: Sequence[Any], bag: SimBag, rule: LabelRule) -> np.ndarray:
     return label_candidates(
         [x.box for x in cands],
         bag.objects,
         masks=[x.mask for x in cands],
         ct_labels=bag.ct_labels,
-        min_object_share=min_object_share,
+        min_object_share=rule.min_object_share,
+        hits_only=rule.hits_only,
     )
 
 
@@ -31,7 +32,7 @@ CandidateArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _bag_arrays(
-    bag: SimBag, params: CandidateParams, min_object_share: float = 0.0
+    bag: SimBag, params: CandidateParams, rule: LabelRule = DEFAULT_RULE
 ) -> tuple[np.ndarray, ...] | None:
     """One bag's candidate arrays (crops and context stored as float16), ``None`` if it has none."""
     assert bag.ct is not None
@@ -46,11 +47,11 @@ def _bag_arrays(
         if params.context
         else np.zeros((len(cands), 2, 0, 0, 0), np.float32)
     )
-    return c.astype(np.float16), f, _labels(cands, bag, min_object_share), ctx.astype(np.float16)
+    return c.astype(np.float16), f, _labels(cands, bag, rule), ctx.astype(np.float16)
 
 
 def candidate_dataset(
-    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None, min_object_share: float = 0.0
+    bags: Iterable[SimBag], params: CandidateParams, n: int | None = None, rule: LabelRule = DEFAULT_RULE
 ) -> CandidateArrays:
     """Crops, features, labels and context crops of every candidate in ``bags``."""
     rows = _Rows(params)
@@ -58,7 +59,7 @@ def candidate_dataset(
         for bag in bags:
             if bag.ct is None:
                 continue
-            arrays = _bag_arrays(bag, params, min_object_share)
+            arrays = _bag_arrays(bag, params, rule)
             if arrays is not None:
                 rows.add(arrays)
             advance()
@@ -118,20 +119,20 @@ class _Rows:
 
 
 def _bag_candidates(
-    job: tuple[int, Any, CandidateParams, float],
+    job: tuple[int, Any, CandidateParams, LabelRule],
 ) -> tuple[np.ndarray, ...] | str | None:
     """One bag's candidate arrays; ``None`` if it has no candidates; an error text if the simulator failed."""
     from screening.train.data import sim_bags
 
-    seed, config, params, min_object_share = job
+    seed, config, params, rule = job
     bags = list(sim_bags([seed], "ct", config=config))
     if not bags or bags[0].ct is None:
         return f"seed {seed}: no CT volume (see the warning above)"
-    return _bag_arrays(bags[0], params, min_object_share)
+    return _bag_arrays(bags[0], params, rule)
 
 
 def candidate_dataset_parallel(
-    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int, min_object_share: float = 0.0
+    seeds: Sequence[int], config: Any, params: CandidateParams, workers: int, rule: LabelRule = DEFAULT_RULE
 ) -> CandidateArrays:
     """:func:`candidate_dataset` of simulated bags, with simulation and extraction in ``workers`` processes.
 
@@ -147,9 +148,7 @@ def candidate_dataset_parallel(
         mp.get_context("spawn").Pool(max(1, workers)) as pool,
         progress_bar("simulating CT bags", len(seeds)) as advance,
     ):
-        for r in pool.imap(
-            _bag_candidates, [(int(s), config, params, min_object_share) for s in seeds], chunksize=1
-        ):
+        for r in pool.imap(_bag_candidates, [(int(s), config, params, rule) for s in seeds], chunksize=1):
             if isinstance(r, str):
                 guard.failure(r)
             else:

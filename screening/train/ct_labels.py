@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from screening.train.data import CLASS_NAMES
+from screening.train.metrics import is_hit
 
-__all__ = ["IGNORE", "label_candidates"]
+__all__ = ["DEFAULT_RULE", "IGNORE", "LabelRule", "label_candidates"]
 
 
 #: Label of a candidate left out of training: it holds part of a threat, but too little to be that threat.
 IGNORE = -1
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """How strict training is about a threat's candidates (kept with the candidate cache).
+
+    Attributes:
+        min_object_share: a candidate holding less than this share of its object's voxels is
+            :data:`IGNORE` (0 = off).
+        hits_only: a candidate whose box would not count as finding its object under the evaluation's
+            hit rule (:func:`screening.train.metrics.is_hit`) is :data:`IGNORE`.
+    """
+
+    min_object_share: float = 0.0
+    hits_only: bool = False
+
+
+#: Labels by voxel purity alone (what every model before session 9 was trained with).
+DEFAULT_RULE = LabelRule()
 
 
 def label_candidates(
@@ -27,6 +48,7 @@ def label_candidates(
     min_coverage: float = 0.5,
     ignore_purity: float = 0.1,
     min_object_share: float = 0.0,
+    hits_only: bool = False,
 ) -> np.ndarray:
     """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
 
@@ -42,15 +64,18 @@ def label_candidates(
     (:func:`screening.train.metrics.is_hit`) counts a fragment only when its box covers >= 15 % of the
     object's box or shares its centre, and teaching "a small lump of this density is drugs" made chocolate
     and fruit fragments score 0.9+ (0.15 nearly doubled mAP on calibration bags). The voxel share is
-    stricter than that box rule for spread-out objects (a bag of scales, loose rounds).
+    stricter than that box rule for spread-out objects (a bag of scales, loose rounds). With ``hits_only``,
+    a candidate that passes but would not count as finding its object under that box rule is
+    :data:`IGNORE`: training then teaches exactly what evaluation rewards.
 
     Without them (bags read from files with no label volume), a candidate is the object's when at
     least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
     components; both are the pistol).
     """
     if ct_labels is not None and masks is not None:
+        rule = LabelRule(min_object_share, hits_only)
         return _label_by_voxels(
-            boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, min_object_share
+            boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, rule
         )
     out = np.zeros(len(boxes), dtype=np.int64)
     for i, b in enumerate(boxes):
@@ -76,9 +101,10 @@ def _label_by_voxels(
     min_purity: float,
     min_coverage: float,
     ignore_purity: float,
-    min_object_share: float,
+    rule: LabelRule,
 ) -> np.ndarray:
     threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
+    gt_boxes = {int(o.index): o.box_3d for o in objects if int(o.index) > 0}
     out = np.zeros(len(boxes), dtype=np.int64)
     if not threats:
         return out
@@ -89,15 +115,19 @@ def _label_by_voxels(
         if not ids.size:
             continue
         counts = np.bincount(ids.astype(np.intp), minlength=len(sizes))
-        best_purity, best_coverage = 0.0, 0.0
+        best_purity, best_coverage, best_index = 0.0, 0.0, 0
         for index, cls in threats.items():
             own = float(counts[index])
             purity, coverage = own / ids.size, own / max(float(sizes[index]), 1.0)
             if purity >= min_purity or (coverage >= min_coverage and purity >= 2 * ignore_purity):
                 if purity > best_purity:
-                    best_purity, best_coverage, out[i] = purity, coverage, cls
+                    best_purity, best_coverage, best_index, out[i] = purity, coverage, index, cls
             elif purity >= ignore_purity and out[i] == 0:
                 out[i] = IGNORE
-        if out[i] > 0 and best_coverage < min_object_share:
+        if out[i] > 0 and best_coverage < rule.min_object_share:
             out[i] = IGNORE
+        elif out[i] > 0 and rule.hits_only:
+            gt = gt_boxes[best_index]
+            if gt is not None and not is_hit(b, gt):
+                out[i] = IGNORE
     return out

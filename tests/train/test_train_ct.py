@@ -72,19 +72,43 @@ def _cache(path, **extra):
     )
 
 
-@pytest.mark.parametrize(("cached", "asked"), [(None, 0.15), (0.15, 0.0), (0.15, 0.2)])
-def test_a_cache_labelled_with_another_object_share_is_refused(tmp_path, cached, asked):
+@pytest.mark.parametrize(
+    ("cached", "asked"),
+    [
+        ({}, {"min_object_share": 0.15}),  # caches from before the option: labelled without one
+        ({"min_object_share": 0.15}, {}),  # session-9 caches: the share alone
+        ({"min_object_share": 0.15}, {"min_object_share": 0.2}),
+        ({"label_rule": '{"min_object_share": 0.15, "hits_only": true}'}, {"min_object_share": 0.15}),
+        ({"label_rule": '{"min_object_share": 0.0, "hits_only": false}'}, {"label_hits": True}),
+    ],
+)
+def test_a_cache_labelled_by_another_rule_is_refused(tmp_path, cached, asked):
     import numpy as np
 
     (tmp_path / "w").mkdir()
-    # Caches written before the option carry no share: they were labelled without one.
-    _cache(
-        tmp_path / "w" / "ct_candidates.npz",
-        **({} if cached is None else {"min_object_share": np.float64(cached)}),
-    )
-    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), min_object_share=asked)
-    with pytest.raises(ValueError, match=r"ct_candidates.npz: cached labels were made with min_object_share"):
+    _cache(tmp_path / "w" / "ct_candidates.npz", **{k: np.array(v) for k, v in cached.items()})
+    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), **asked)
+    with pytest.raises(ValueError, match=r"ct_candidates.npz: cached labels were made with LabelRule\("):
         train_ct(cfg, [], 0, [], {})
+
+
+@pytest.mark.parametrize(
+    ("cached", "want"),
+    [
+        ({}, (0.0, False)),
+        ({"min_object_share": 0.15}, (0.15, False)),
+        ({"label_rule": '{"min_object_share": 0.1, "hits_only": true}'}, (0.1, True)),
+    ],
+)
+def test_the_rule_of_a_cache_is_read_back_from_every_format(tmp_path, cached, want):
+    import numpy as np
+
+    from screening.train.ct import _cached_rule
+    from screening.train.ct_labels import LabelRule
+
+    _cache(tmp_path / "c.npz", **{k: np.array(v) for k, v in cached.items()})
+    z = np.load(tmp_path / "c.npz")
+    assert _cached_rule(z.files, z) == LabelRule(*want)
 
 
 def test_rows_join_parts_in_arrival_order_across_blocks():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from screening.scan import Label
-from screening.train.ct_labels import IGNORE, label_candidates
+from screening.train.ct_labels import IGNORE, LabelRule, label_candidates
 from screening.train.data import CLASS_NAMES, GtObject
 
 CURRENCY = CLASS_NAMES.index("currency") + 1
@@ -104,7 +104,7 @@ def test_simulated_training_bags_carry_the_label_volume_into_candidate_labels():
     (xray_only,) = sim_bags([31], "xray", config=config)
     assert xray_only.ct_labels is None
 
-    out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0), 0.0))
+    out = _bag_candidates((31, config, CandidateParams(min_volume_cm3=1.0), LabelRule()))
     assert out is not None and not isinstance(out, str)
     crops, feats, labels, context = out
     assert len(crops) == len(feats) == len(labels) == len(context)
@@ -144,8 +144,24 @@ def test_the_object_share_reaches_the_labels_of_simulated_candidates():
     from screening.train.ct_dataset import _bag_candidates
 
     config, params = SimConfig(threat_fraction=1.0, voxel_mm=4.0), CandidateParams(min_volume_cm3=1.0)
-    plain = _bag_candidates((31, config, params, 0.0))
-    strict = _bag_candidates((31, config, params, 0.99))  # no candidate holds 99 % of its object
+    plain = _bag_candidates((31, config, params, LabelRule()))
+    strict = _bag_candidates((31, config, params, LabelRule(0.99)))  # no candidate holds 99 % of its object
     assert isinstance(plain, tuple) and isinstance(strict, tuple)
     assert (plain[2] > 0).any() and not (strict[2] > 0).any()
     assert np.array_equal(strict[2] == IGNORE, (plain[2] == IGNORE) | (plain[2] > 0))
+
+
+def test_hits_only_ignores_the_parts_evaluation_would_not_count_as_finding_the_object():
+    labels, objects = _scene()
+    quarter = _cand(labels, (30, 2, 2, 32, 12, 5), {3})  # 25 % of the bundle's box: a hit by coverage
+    eighth = _cand(labels, (30, 2, 2, 31, 12, 5), {3})  # 12.5 %, away from its centre: not a hit
+    whole = _cand(labels, (30, 2, 2, 38, 12, 5), {3})
+    boxes, masks = [quarter[0], eighth[0], whole[0]], [quarter[1], eighth[1], whole[1]]
+    plain = label_candidates(boxes, objects, masks=masks, ct_labels=labels)
+    assert list(plain) == [CURRENCY, CURRENCY, CURRENCY]
+    hits = label_candidates(boxes, objects, masks=masks, ct_labels=labels, hits_only=True)
+    assert list(hits) == [CURRENCY, IGNORE, CURRENCY]
+    charger = _cand(labels, (4, 25, 8, 10, 31, 12), {1})  # background stays background
+    assert list(
+        label_candidates([charger[0]], objects, masks=[charger[1]], ct_labels=labels, hits_only=True)
+    ) == [0]
