@@ -85,6 +85,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "under the evaluation's hit rule",
     )
     p.add_argument(
+        "--ct-share-exempt",
+        default="",
+        metavar="CLASS[,CLASS]",
+        help="ct: classes --ct-min-object-share does not apply to, e.g. ammunition (a loose round is a "
+        "small share of its box of rounds)",
+    )
+    p.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="training device (default cpu)"
     )
     p.add_argument(
@@ -139,6 +146,8 @@ def _provenance(args: argparse.Namespace, train_seeds: list[int], val_seeds: lis
             cmd.append(f"--ct-min-object-share {args.ct_min_object_share:g}")
         if args.ct_label_hits:
             cmd.append("--ct-label-hits")
+        if args.ct_share_exempt:
+            cmd.append(f"--ct-share-exempt {args.ct_share_exempt}")
         if args.ct_density_jitter != 0.05:
             cmd.append(f"--ct-density-jitter {args.ct_density_jitter:g}")
     if args.batch:
@@ -196,6 +205,10 @@ def sim_config_dict(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _classes(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
 def _cached_val(path: Any, seeds: list[int], args: argparse.Namespace, cfg_sim: Any) -> list[Any]:
     """Validation bags, pickled in the work dir so a resumed run does not simulate them again."""
     import pickle
@@ -227,6 +240,13 @@ def run(args: argparse.Namespace) -> int:
                 raise ScreeningError(f"{flag} {side}: the X-ray input side must be a positive multiple of 16")
         if args.stream and args.modality != "xray":
             raise ScreeningError("--stream is for --modality xray; CT trains on candidates (use --sim-bags)")
+        from screening.train.data import CLASS_NAMES
+
+        unknown = [c for c in _classes(args.ct_share_exempt) if c not in CLASS_NAMES]
+        if unknown:  # before any bag is simulated
+            raise ScreeningError(
+                f"--ct-share-exempt: unknown class {', '.join(unknown)}; one of {', '.join(CLASS_NAMES)}"
+            )
         if args.data:
             import itertools
 
@@ -295,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
                 density_jitter=args.ct_density_jitter,
                 min_object_share=args.ct_min_object_share,
                 label_hits=args.ct_label_hits,
+                share_exempt=_classes(args.ct_share_exempt),
                 candidates=(
                     {"context": args.ct_context, "context_mm": args.ct_context_mm} if args.ct_context else {}
                 ),
@@ -305,7 +326,9 @@ def run(args: argparse.Namespace) -> int:
                 from screening.train.ct_labels import LabelRule
 
                 def dataset(params: Any) -> Any:
-                    rule = LabelRule(args.ct_min_object_share, args.ct_label_hits)
+                    rule = LabelRule(
+                        args.ct_min_object_share, args.ct_label_hits, _classes(args.ct_share_exempt)
+                    )
                     return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers, rule)
 
             path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)

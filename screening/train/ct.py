@@ -59,6 +59,7 @@ class CtTrainConfig:
             object (see :func:`label_candidates`); 0 = off. Part of the candidate cache.
         label_hits: training labels ignore a threat candidate that would not count as finding its object
             under the evaluation's hit rule. Part of the candidate cache.
+        share_exempt: classes ``min_object_share`` does not apply to. Part of the candidate cache.
     """
 
     out: str
@@ -77,6 +78,7 @@ class CtTrainConfig:
     density_jitter: float = 0.05
     min_object_share: float = 0.0
     label_hits: bool = False
+    share_exempt: tuple[str, ...] = ()
 
 
 #: Columns of :data:`FEATURES` that are densities (scaled together by the density jitter).
@@ -107,10 +109,13 @@ def train_ct(
         raise ValueError(f"density_jitter must be in [0, 0.5); got {cfg.density_jitter}")
     if not 0.0 <= cfg.min_object_share < 1.0:
         raise ValueError(f"min_object_share must be in [0, 1); got {cfg.min_object_share}")
+    unknown = sorted(set(cfg.share_exempt) - set(CLASS_NAMES))
+    if unknown:
+        raise ValueError(f"share_exempt: unknown classes {unknown}; the classes are {list(CLASS_NAMES)}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     params = CandidateParams(**cfg.candidates)
-    rule = LabelRule(cfg.min_object_share, cfg.label_hits)
+    rule = LabelRule(cfg.min_object_share, cfg.label_hits, tuple(cfg.share_exempt))
     work = Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
@@ -224,7 +229,9 @@ def train_ct(
 def _cached_rule(files: Sequence[str], z: Any) -> LabelRule:
     """The label rule a cache was made with (older caches: a share only, or nothing: no rule)."""
     if "label_rule" in files:
-        return LabelRule(**json.loads(str(z["label_rule"])))
+        fields = json.loads(str(z["label_rule"]))
+        fields["share_exempt"] = tuple(fields.get("share_exempt", ()))  # JSON has lists
+        return LabelRule(**fields)
     if "min_object_share" in files:
         return LabelRule(min_object_share=float(z["min_object_share"]))
     return LabelRule()

@@ -24,6 +24,7 @@ def _labels(cands: Sequence[Any], bag: SimBag, rule: LabelRule) -> np.ndarray:
         ct_labels=bag.ct_labels,
         min_object_share=rule.min_object_share,
         hits_only=rule.hits_only,
+        share_exempt=rule.share_exempt,
     )
 
 

@@ -27,10 +27,13 @@ class LabelRule:
             :data:`IGNORE` (0 = off).
         hits_only: a candidate whose box would not count as finding its object under the evaluation's
             hit rule (:func:`screening.train.metrics.is_hit`) is :data:`IGNORE`.
+        share_exempt: classes ``min_object_share`` does not apply to (ammunition: a loose round is a
+            small share of its box of rounds, and ignoring them cost ammunition PD).
     """
 
     min_object_share: float = 0.0
     hits_only: bool = False
+    share_exempt: tuple[str, ...] = ()
 
 
 #: Labels by voxel purity alone (what every model before session 9 was trained with).
@@ -49,6 +52,7 @@ def label_candidates(
     ignore_purity: float = 0.1,
     min_object_share: float = 0.0,
     hits_only: bool = False,
+    share_exempt: Sequence[str] = (),
 ) -> np.ndarray:
     """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
 
@@ -73,7 +77,7 @@ def label_candidates(
     components; both are the pistol).
     """
     if ct_labels is not None and masks is not None:
-        rule = LabelRule(min_object_share, hits_only)
+        rule = LabelRule(min_object_share, hits_only, tuple(share_exempt))
         return _label_by_voxels(
             boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, rule
         )
@@ -105,6 +109,7 @@ def _label_by_voxels(
 ) -> np.ndarray:
     threats = {int(o.index): CLASS_NAMES.index(str(o.label)) + 1 for o in objects if int(o.index) > 0}
     gt_boxes = {int(o.index): o.box_3d for o in objects if int(o.index) > 0}
+    exempt = set(rule.share_exempt)
     out = np.zeros(len(boxes), dtype=np.int64)
     if not threats:
         return out
@@ -124,7 +129,7 @@ def _label_by_voxels(
                     best_purity, best_coverage, best_index, out[i] = purity, coverage, index, cls
             elif purity >= ignore_purity and out[i] == 0:
                 out[i] = IGNORE
-        if out[i] > 0 and best_coverage < rule.min_object_share:
+        if out[i] > 0 and best_coverage < rule.min_object_share and CLASS_NAMES[out[i] - 1] not in exempt:
             out[i] = IGNORE
         elif out[i] > 0 and rule.hits_only:
             gt = gt_boxes[best_index]

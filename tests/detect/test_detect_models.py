@@ -285,11 +285,14 @@ def test_cli_train_and_evaluate(tmp_path, monkeypatch, capsys):
             "--ct-min-object-share",
             "0.1",
             "--ct-label-hits",
+            "--ct-share-exempt",
+            "ammunition",
         ]
     )
     assert rc == 0
     card = read_card(out.with_suffix(".onnx"))
-    assert "--ct-min-object-share 0.1 --ct-label-hits" in card.reproduce  # the labels are part of the recipe
+    # the labels are part of the recipe
+    assert "--ct-min-object-share 0.1 --ct-label-hits --ct-share-exempt ammunition" in card.reproduce
     assert "--modality ct --sim-bags 4 --seed 0" in card.training["command"]
     assert "--ct-context 4 --ct-context-mm 8" in card.reproduce  # the reproduce command builds the same net
     assert card.extra["candidates"]["context"] == 4 and card.input_spec["context"] == [None, 2, 4, 4, 4]

@@ -198,3 +198,13 @@ def test_cli_refuses_input_sides_that_are_not_multiples_of_16(tmp_path, capsys, 
     assert rc == 1
     assert "positive multiple of 16" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_refuses_an_unknown_share_exempt_class_before_simulating(tmp_path, capsys):
+    from screening.cli.main import main
+
+    argv = ["train", "--modality", "ct", "--sim-bags", "2", "--out", str(tmp_path / "m")]
+    rc = main([*argv, "--ct-min-object-share", "0.15", "--ct-share-exempt", "ammunition,bullets"])
+    assert rc == 1
+    assert "--ct-share-exempt: unknown class bullets" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "out").exists()

@@ -80,6 +80,7 @@ def _cache(path, **extra):
         ({"min_object_share": 0.15}, {"min_object_share": 0.2}),
         ({"label_rule": '{"min_object_share": 0.15, "hits_only": true}'}, {"min_object_share": 0.15}),
         ({"label_rule": '{"min_object_share": 0.0, "hits_only": false}'}, {"label_hits": True}),
+        ({"min_object_share": 0.15}, {"min_object_share": 0.15, "share_exempt": ("ammunition",)}),
     ],
 )
 def test_a_cache_labelled_by_another_rule_is_refused(tmp_path, cached, asked):
@@ -98,6 +99,10 @@ def test_a_cache_labelled_by_another_rule_is_refused(tmp_path, cached, asked):
         ({}, (0.0, False)),
         ({"min_object_share": 0.15}, (0.15, False)),
         ({"label_rule": '{"min_object_share": 0.1, "hits_only": true}'}, (0.1, True)),
+        (
+            {"label_rule": '{"min_object_share": 0.15, "hits_only": false, "share_exempt": ["ammunition"]}'},
+            (0.15, False, ("ammunition",)),
+        ),
     ],
 )
 def test_the_rule_of_a_cache_is_read_back_from_every_format(tmp_path, cached, want):
@@ -137,3 +142,9 @@ def test_rows_join_parts_in_arrival_order_across_blocks():
     none = _Rows(CandidateParams(context=4)).join()
     assert [a.shape for a in none] == [a.shape for a in empty_candidates(CandidateParams(context=4))]
     assert none[3].shape == (0, 2, 4, 4, 4)
+
+
+def test_an_unknown_exempt_class_is_refused(tmp_path):
+    cfg = CtTrainConfig(out=str(tmp_path / "m"), work_dir=str(tmp_path / "w"), share_exempt=("ammo",))
+    with pytest.raises(ValueError, match=r"share_exempt: unknown classes \['ammo'\]"):
+        train_ct(cfg, [], 0, [], {})

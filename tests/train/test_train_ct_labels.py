@@ -165,3 +165,12 @@ def test_hits_only_ignores_the_parts_evaluation_would_not_count_as_finding_the_o
     assert list(
         label_candidates([charger[0]], objects, masks=[charger[1]], ct_labels=labels, hits_only=True)
     ) == [0]
+
+
+def test_an_exempt_class_keeps_its_fragments_under_an_object_share():
+    labels, objects = _scene()
+    piece = _cand(labels, (30, 2, 2, 32, 12, 5), {3})  # 25 % of the bundle
+    rule = {"masks": [piece[1]], "ct_labels": labels, "min_object_share": 0.3}
+    assert list(label_candidates([piece[0]], objects, **rule)) == [IGNORE]
+    assert list(label_candidates([piece[0]], objects, **rule, share_exempt=("currency",))) == [CURRENCY]
+    assert list(label_candidates([piece[0]], objects, **rule, share_exempt=("ammunition",))) == [IGNORE]
