@@ -323,12 +323,8 @@ def run(args: argparse.Namespace) -> int:
             dataset = None
             if args.sim_bags and args.workers > 1:  # simulate and extract candidates in the workers
                 from screening.train.ct import candidate_dataset_parallel
-                from screening.train.ct_labels import LabelRule
 
-                def dataset(params: Any) -> Any:
-                    rule = LabelRule(
-                        args.ct_min_object_share, args.ct_label_hits, _classes(args.ct_share_exempt)
-                    )
+                def dataset(params: Any, rule: Any) -> Any:
                     return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers, rule)
 
             path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)

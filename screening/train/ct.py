@@ -93,11 +93,12 @@ def train_ct(
     n_train: int,
     val_bags: Sequence[SimBag],
     provenance: dict[str, Any],
-    dataset: Callable[[CandidateParams], CandidateArrays] | None = None,
+    dataset: Callable[[CandidateParams, LabelRule], CandidateArrays] | None = None,
 ) -> Path:
     """Train the classifier on candidates of ``train_bags``; export; thresholds from ``val_bags``.
 
-    ``dataset``, if given, builds the candidate arrays instead (e.g. :func:`candidate_dataset_parallel`).
+    ``dataset(params, rule)``, if given, builds the candidate arrays instead (e.g. with
+    :func:`candidate_dataset_parallel`).
     """
     import torch
 
@@ -141,7 +142,7 @@ def train_ct(
             )
     else:
         if dataset is not None:
-            crops, feats, labels, context = dataset(params)
+            crops, feats, labels, context = dataset(params, rule)
         else:
             crops, feats, labels, context = candidate_dataset(train_bags, params, n_train, rule)
         np.savez(

@@ -162,7 +162,7 @@ def test_ct_run_finished_elsewhere_needs_no_candidates(tmp_path):
     counts = read_card(first).training["train_candidates"]["per_class"]
     (tmp_path / "wc" / "ct_candidates.npz").unlink()  # only the checkpoint travels back
 
-    def no_dataset(params):
+    def no_dataset(params, rule):
         raise AssertionError("a finished run must not extract candidates again")
 
     again = train_ct(cfg, iter(()), 0, list(bags([10, 11])), {}, dataset=no_dataset)
