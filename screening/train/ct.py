@@ -20,7 +20,7 @@ from screening.train.ct_dataset import (
     candidate_dataset_parallel,
     empty_candidates,
 )
-from screening.train.ct_labels import IGNORE, LabelRule, label_candidates
+from screening.train.ct_labels import DEFAULT_RULE, IGNORE, LabelRule, label_candidates
 from screening.train.data import CLASS_NAMES, SimBag
 from screening.train.progress import progress_bar
 
@@ -122,7 +122,7 @@ def train_ct(
     (work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     cache = work / "ct_candidates.npz"
     ckpt = work / "checkpoint.pt"
-    done = _finished_counts(ckpt, cfg.epochs)
+    done = _finished_counts(ckpt, cfg.epochs, rule)
     if done is not None:  # a finished run (e.g. trained elsewhere) needs no candidates to export
         crops, feats, labels, context = empty_candidates(params)
     elif cache.is_file():
@@ -213,7 +213,8 @@ def train_ct(
                 json.dumps({"epoch": epoch, "loss": tot / steps_per_epoch, "s": time.time() - t0}) + "\n"
             )
             log.flush()
-            save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch, {"counts": counts.tolist()})
+            extra = {"counts": counts.tolist(), "label_rule": asdict(rule)}
+            save_checkpoint(ckpt, model, opt, sched, rng, "epoch", epoch, extra)
     log.close()
     model.cpu()
     provenance = {
@@ -260,13 +261,25 @@ def _jitter_density(cubes: list[Any], feat: Any, scale: float) -> tuple[list[Any
     return cubes, feat
 
 
-def _finished_counts(ckpt: Path, epochs: int) -> list[float] | None:
-    """The candidate class counts stored by a run that already did all ``epochs``; ``None`` otherwise."""
+def _finished_counts(ckpt: Path, epochs: int, rule: LabelRule = DEFAULT_RULE) -> list[float] | None:
+    """The candidate class counts stored by a run that already did all ``epochs``; ``None`` otherwise.
+
+    A checkpoint trained on labels made by another rule is refused: exporting it would put the wrong
+    recipe on the card (checkpoints from before session 9 do not say, and are taken as they are).
+    """
     if not ckpt.is_file():
         return None
     import torch
 
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    stored = state.get("extra", {}).get("label_rule")
+    if stored is not None:
+        trained = LabelRule(**{**stored, "share_exempt": tuple(stored.get("share_exempt", ()))})
+        if trained != rule:
+            raise ValueError(
+                f"{ckpt}: trained on labels made with {trained}, not {rule}; "
+                "use another --work-dir (or the recorded command) to train with these labels"
+            )
     counts = state.get("extra", {}).get("counts")
     return counts if int(state.get("epoch", 0)) >= epochs and counts else None
 

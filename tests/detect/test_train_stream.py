@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -167,6 +168,12 @@ def test_ct_run_finished_elsewhere_needs_no_candidates(tmp_path):
 
     again = train_ct(cfg, iter(()), 0, list(bags([10, 11])), {}, dataset=no_dataset)
     assert read_card(again).training["train_candidates"]["per_class"] == counts
+    # ... but not under another label rule: the card would name a recipe the weights were not trained with
+    other = dataclasses.replace(cfg, min_object_share=0.15)
+    with pytest.raises(
+        ValueError, match=r"checkpoint.pt: trained on labels made with LabelRule\(min_object_share=0.0"
+    ):
+        train_ct(other, iter(()), 0, list(bags([10, 11])), {}, dataset=no_dataset)
 
 
 def test_cli_refuses_stream_for_ct(tmp_path, capsys):
