@@ -327,7 +327,10 @@ def run(args: argparse.Namespace) -> int:
                 def dataset(params: Any, rule: Any) -> Any:
                     return candidate_dataset_parallel(train_seeds, cfg_sim, params, args.workers, rule)
 
-            path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)
+            try:
+                path = train_ct(ccfg, train_iter, n_train, val, prov, dataset=dataset)
+            except ValueError as exc:  # settings or a work dir that do not fit this run: say which
+                raise ScreeningError(str(exc)) from exc
     except ScreeningError as exc:
         print(f"screening train: {exc}", file=sys.stderr)
         return 1

@@ -215,3 +215,23 @@ def test_cli_refuses_an_unknown_share_exempt_class_before_simulating(tmp_path, c
     assert rc == 1
     assert "--ct-share-exempt: unknown class bullets" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "out").exists()
+
+
+def test_cli_names_a_work_dir_whose_cache_was_labelled_by_another_rule(tmp_path, capsys):
+    from screening.cli.main import main
+
+    work = tmp_path / "w"
+    work.mkdir()
+    np.savez(
+        work / "ct_candidates.npz",
+        crops=np.zeros((1, 2, 24, 24, 24), np.float16),
+        feats=np.zeros((1, 9), np.float32),
+        labels=np.zeros(1, np.int64),
+        context=np.zeros((1, 2, 0, 0, 0), np.float16),
+    )
+    argv = ["train", "--modality", "ct", "--sim-bags", "2", "--val-bags", "1", "--epochs", "1"]
+    rc = main([*argv, "--out", str(tmp_path / "m"), "--work-dir", str(work), "--ct-min-object-share", "0.15"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "ct_candidates.npz: cached labels were made with LabelRule(min_object_share=0.0" in err
+    assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
