@@ -231,9 +231,7 @@ def train_ct(
 def _cached_rule(files: Sequence[str], z: Any) -> LabelRule:
     """The label rule a cache was made with (older caches: a share only, or nothing: no rule)."""
     if "label_rule" in files:
-        fields = json.loads(str(z["label_rule"]))
-        fields["share_exempt"] = tuple(fields.get("share_exempt", ()))  # JSON has lists
-        return LabelRule(**fields)
+        return LabelRule.from_dict(json.loads(str(z["label_rule"])))
     if "min_object_share" in files:
         return LabelRule(min_object_share=float(z["min_object_share"]))
     return LabelRule()
@@ -274,7 +272,7 @@ def _finished_counts(ckpt: Path, epochs: int, rule: LabelRule = DEFAULT_RULE) ->
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     stored = state.get("extra", {}).get("label_rule")
     if stored is not None:
-        trained = LabelRule(**{**stored, "share_exempt": tuple(stored.get("share_exempt", ()))})
+        trained = LabelRule.from_dict(stored)
         if trained != rule:
             raise ValueError(
                 f"{ckpt}: trained on labels made with {trained}, not {rule}; "

@@ -22,9 +22,7 @@ def _labels(cands: Sequence[Any], bag: SimBag, rule: LabelRule) -> np.ndarray:
         bag.objects,
         masks=[x.mask for x in cands],
         ct_labels=bag.ct_labels,
-        min_object_share=rule.min_object_share,
-        hits_only=rule.hits_only,
-        share_exempt=rule.share_exempt,
+        rule=rule,
     )
 
 

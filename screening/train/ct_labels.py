@@ -35,6 +35,11 @@ class LabelRule:
     hits_only: bool = False
     share_exempt: tuple[str, ...] = ()
 
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> LabelRule:
+        """A rule from its :func:`dataclasses.asdict` fields read back (JSON gives lists, not tuples)."""
+        return cls(**{**fields, "share_exempt": tuple(fields.get("share_exempt", ()))})
+
 
 #: Labels by voxel purity alone (what every model before session 9 was trained with).
 DEFAULT_RULE = LabelRule()
@@ -50,9 +55,7 @@ def label_candidates(
     min_purity: float = 0.5,
     min_coverage: float = 0.5,
     ignore_purity: float = 0.1,
-    min_object_share: float = 0.0,
-    hits_only: bool = False,
-    share_exempt: Sequence[str] = (),
+    rule: LabelRule = DEFAULT_RULE,
 ) -> np.ndarray:
     """Class index + 1 per candidate, 0 for background, :data:`IGNORE` for an ambiguous one.
 
@@ -63,21 +66,20 @@ def label_candidates(
     threat's voxels that passes neither test is :data:`IGNORE`; training leaves it out rather than teach
     "background" on part of a threat. Boxes alone mislabel: a tusk's or a tilted bundle's box holds
     buttons, chargers and clothes, and every candidate mostly inside it would be called ivory or currency.
-    With ``min_object_share > 0``, a candidate that passes but holds less than that share of its object's
+    With ``rule.min_object_share > 0``, a candidate that passes but holds less than that share of its object's
     voxels (one pellet of a batch, a fragment of a split brick) is :data:`IGNORE` too: evaluation
     (:func:`screening.train.metrics.is_hit`) counts a fragment only when its box covers >= 15 % of the
     object's box or shares its centre, and teaching "a small lump of this density is drugs" made chocolate
     and fruit fragments score 0.9+ (0.15 nearly doubled mAP on calibration bags). The voxel share is
-    stricter than that box rule for spread-out objects (a bag of scales, loose rounds). With ``hits_only``,
-    a candidate that passes but would not count as finding its object under that box rule is
-    :data:`IGNORE`: training then teaches exactly what evaluation rewards.
+    stricter than that box rule for spread-out objects (a bag of scales, loose rounds).
+    With ``rule.hits_only``, a candidate that passes but would not count as finding its object under that
+    box rule is :data:`IGNORE`: training then teaches exactly what evaluation rewards.
 
     Without them (bags read from files with no label volume), a candidate is the object's when at
     least ``min_inside`` of its box volume lies in the object's box (a pistol's slide and grip are separate
     components; both are the pistol).
     """
     if ct_labels is not None and masks is not None:
-        rule = LabelRule(min_object_share, hits_only, tuple(share_exempt))
         return _label_by_voxels(
             boxes, masks, objects, ct_labels, min_purity, min_coverage, ignore_purity, rule
         )

@@ -134,7 +134,9 @@ def test_a_pure_fragment_of_a_threat_is_ignored_when_an_object_share_is_asked_fo
     whole = _cand(labels, (30, 2, 2, 38, 12, 5), {3})
     boxes, masks = [piece[0], whole[0]], [piece[1], whole[1]]
     assert list(label_candidates(boxes, objects, masks=masks, ct_labels=labels)) == [CURRENCY, CURRENCY]
-    shared = label_candidates(boxes, objects, masks=masks, ct_labels=labels, min_object_share=0.3)
+    shared = label_candidates(
+        boxes, objects, masks=masks, ct_labels=labels, rule=LabelRule(min_object_share=0.3)
+    )
     assert list(shared) == [IGNORE, CURRENCY]  # 25 % of the bundle < 30 %; the whole bundle stays currency
 
 
@@ -159,18 +161,24 @@ def test_hits_only_ignores_the_parts_evaluation_would_not_count_as_finding_the_o
     boxes, masks = [quarter[0], eighth[0], whole[0]], [quarter[1], eighth[1], whole[1]]
     plain = label_candidates(boxes, objects, masks=masks, ct_labels=labels)
     assert list(plain) == [CURRENCY, CURRENCY, CURRENCY]
-    hits = label_candidates(boxes, objects, masks=masks, ct_labels=labels, hits_only=True)
+    hits = label_candidates(boxes, objects, masks=masks, ct_labels=labels, rule=LabelRule(hits_only=True))
     assert list(hits) == [CURRENCY, IGNORE, CURRENCY]
     charger = _cand(labels, (4, 25, 8, 10, 31, 12), {1})  # background stays background
     assert list(
-        label_candidates([charger[0]], objects, masks=[charger[1]], ct_labels=labels, hits_only=True)
+        label_candidates(
+            [charger[0]], objects, masks=[charger[1]], ct_labels=labels, rule=LabelRule(hits_only=True)
+        )
     ) == [0]
 
 
 def test_an_exempt_class_keeps_its_fragments_under_an_object_share():
     labels, objects = _scene()
     piece = _cand(labels, (30, 2, 2, 32, 12, 5), {3})  # 25 % of the bundle
-    rule = {"masks": [piece[1]], "ct_labels": labels, "min_object_share": 0.3}
-    assert list(label_candidates([piece[0]], objects, **rule)) == [IGNORE]
-    assert list(label_candidates([piece[0]], objects, **rule, share_exempt=("currency",))) == [CURRENCY]
-    assert list(label_candidates([piece[0]], objects, **rule, share_exempt=("ammunition",))) == [IGNORE]
+    vox = {"masks": [piece[1]], "ct_labels": labels}
+    assert list(label_candidates([piece[0]], objects, **vox, rule=LabelRule(0.3))) == [IGNORE]
+    assert list(
+        label_candidates([piece[0]], objects, **vox, rule=LabelRule(0.3, share_exempt=("currency",)))
+    ) == [CURRENCY]
+    assert list(
+        label_candidates([piece[0]], objects, **vox, rule=LabelRule(0.3, share_exempt=("ammunition",)))
+    ) == [IGNORE]
