@@ -104,7 +104,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--sim-threat-fraction", type=float, default=None, help="SimConfig.threat_fraction")
     p.add_argument("--no-pretrained", action="store_true", help="x-ray: do not load ImageNet weights")
     p.add_argument(
-        "--init", metavar="CKPT", default="", help="x-ray: start from the weights of an earlier checkpoint.pt"
+        "--init",
+        metavar="CKPT",
+        default="",
+        help="x-ray: start from the weights of an earlier checkpoint.pt, or of a shipped .onnx "
+        "(models/xray_centernet.onnx; its folded batch norms are re-split on the first batch)",
     )
     return p
 

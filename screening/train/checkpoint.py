@@ -58,8 +58,11 @@ def load_checkpoint(
     return int(state[counter])
 
 
-def load_weights(path: Path, model: Any) -> None:
+def load_weights(path: Path, model: Any, calib: tuple[Any, ...] | None = None) -> None:
     """Copy only the model weights of a :func:`save_checkpoint` file into ``model`` (fine-tuning start).
+
+    A ``.onnx`` file (a shipped model) is read by :func:`screening.train.onnx_init.load_onnx_weights`,
+    which needs ``calib``, the model's inputs for one training batch.
 
     Raises:
         ScreeningError: ``path`` is missing, is not such a checkpoint, or its weights do not fit ``model``.
@@ -72,6 +75,13 @@ def load_weights(path: Path, model: Any) -> None:
 
     if not path.is_file():
         raise ScreeningError(f"{path}: no such checkpoint; expected one written by 'screening train'")
+    if path.suffix.lower() == ".onnx":
+        if calib is None:
+            raise ScreeningError(f"{path}: starting from an ONNX file needs a batch to measure statistics on")
+        from screening.train.onnx_init import load_onnx_weights
+
+        load_onnx_weights(path, model, calib)
+        return
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])

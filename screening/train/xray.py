@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -42,8 +43,9 @@ class XrayTrainConfig:
         threads: torch threads.
         ckpt_every: steps between checkpoints.
         aug_strength: 0 disables augmentation (tests).
-        init: checkpoint of an earlier run whose model weights start this one (fine-tuning at another
-            size or with fewer frozen blocks); ignored when ``work_dir`` already holds a checkpoint.
+        init: checkpoint of an earlier run, or a shipped ``.onnx`` of this architecture, whose model weights
+            start this one (fine-tuning at another size or with fewer frozen blocks); ignored when
+            ``work_dir`` already holds a checkpoint.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when torch sees one).
         max_minutes: if > 0, fix the step count after a short timing probe so training ends within this
             many minutes (at most ``steps``); the count is recorded in the checkpoint and the card.
@@ -300,7 +302,13 @@ def _fit(
     ckpt = work / "checkpoint.pt"
     step = load_checkpoint(ckpt, model, opt, sched, rng, "step")
     if step == 0 and cfg.init:
-        load_weights(Path(cfg.init), model)
+        calib = None
+        if Path(cfg.init).suffix.lower() == ".onnx":  # its batch-norm statistics come from a training batch
+            first = next(iter(batches), None)
+            if first is not None:
+                batches = itertools.chain([first], batches)
+                calib = (torch.as_tensor(first[0]).to(device),)
+        load_weights(Path(cfg.init), model, calib)
         model.to(device)
     extra = dict(resume.extra)
     # Time-budgeted runs: the step total is planned from the measured rate at a few points after start-up

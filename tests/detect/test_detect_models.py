@@ -108,6 +108,58 @@ def test_init_copies_weights_and_refuses_bad_checkpoints(tiny_models, tmp_path):
         load_weights(ckpt, wider)
 
 
+def test_init_from_shipped_onnx_keeps_the_model_in_eval_and_train_mode(tiny_models, tmp_path):
+    """An exported X-ray model (batch norms folded) comes back as trainable weights with the same outputs."""
+    import dataclasses
+
+    import onnxruntime as ort
+    import torch
+
+    from screening.errors import ScreeningError
+    from screening.train.checkpoint import load_weights
+    from screening.train.xray import build_model
+
+    root, xray, _, xcfg = tiny_models
+    torch.manual_seed(1)
+    model = build_model(xcfg)
+    calib = torch.rand(3, 3, 64, 64)
+    load_weights(xray, model, (calib,))
+    x = torch.rand(2, 3, 64, 64)
+    ref = ort.InferenceSession(str(xray), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[
+        0
+    ]
+    model.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), ref, atol=1e-4, rtol=1e-3)
+        on_calib = model(calib).numpy()
+        model.train()  # batch statistics on the measured batch are the stored ones: same function
+        np.testing.assert_allclose(model(calib).numpy(), on_calib, atol=1e-4, rtol=1e-3)
+    with pytest.raises(ScreeningError, match="needs a batch"):
+        load_weights(xray, model)
+    with pytest.raises(ScreeningError, match="convolution"):
+        load_weights(xray, build_model(dataclasses.replace(xcfg, width=32)), (calib,))
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ScreeningError, match=r"junk\.onnx: cannot read"):
+        load_weights(tmp_path / "junk.onnx", model, (calib,))
+
+
+def test_training_continues_from_an_onnx_file(tiny_models):
+    import dataclasses
+
+    import torch
+
+    from screening.train.xray import train_xray
+
+    root, xray, _, xcfg = tiny_models
+    cfg = dataclasses.replace(
+        xcfg, steps=1, init=str(xray), out=str(root / "from_onnx"), work_dir=str(root / "wo")
+    )
+    bags = sim_bags(range(2), "both", generate=fake_generate_bag)
+    out = train_xray(cfg, bags, 2, list(sim_bags([9], "both", generate=fake_generate_bag)), {})
+    assert torch.load(root / "wo" / "checkpoint.pt", weights_only=False)["step"] == 1
+    assert read_card(out).training["config"]["init"] == str(xray)
+
+
 def test_torch_onnx_parity_xray():
     import onnxruntime as ort
     import torch
