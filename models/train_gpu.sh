@@ -13,8 +13,8 @@
 # Usage:   OUT=/tmp/gpu-train bash models/train_gpu.sh
 # Env:     PY (python3), MINUTES (6.8), XRAY_WORKERS (11), CT_WORKERS (4), CT_BAGS (1200), LIMIT_S (530),
 #          DEVICE (cuda), XRAY_VAL (100), CT_VAL (60), CT_EPOCHS (16), CT_CONTEXT (16: context cube cells of
-#          6 mm, as shipped; 0 = none), XRAY_LR (0.001), INIT (checkpoint to
-#          start the X-ray model from), RUN_CT (1; 0 = X-ray only), SEED (3000000: X-ray validation seeds
+#          6 mm, as shipped; 0 = none), XRAY_LR (0.001), INIT (checkpoint.pt, or the shipped
+#          models/xray_centernet.onnx, to start the X-ray model from; then XRAY_LR=0.0003), RUN_CT (1; 0 = X-ray only), SEED (3000000: X-ray validation seeds
 #          SEED..SEED+XRAY_VAL-1, training bags after them)
 set -uo pipefail
 

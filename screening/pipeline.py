@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from screening.detect.base import Detector
     from screening.ingest.limits import ReadLimits
 
-__all__ = ["PipelineConfig", "failure_report", "screen_path", "screen_scans"]
+__all__ = ["PipelineConfig", "failure_report", "screen_path", "screen_scans", "unvalidated_devices"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,36 @@ def failure_report(
         deadline_s=deadline_s,
         created_utc=_now_utc(),
     )
+
+
+def unvalidated_devices(scans: Sequence[Scan], detectors: Sequence[Detector]) -> list[str]:
+    """One reason per (device, detector) where a detector's thresholds were not calibrated on that device.
+
+    A detector's PD and false-alarm rate were measured on the devices its card lists
+    (``validated_devices``; ``None`` = not recorded, nothing checked). On another scanner, or on an image
+    that names no device, "nothing found" means little: the decision stage then gives ``review``.
+    """
+    from screening.ingest.device import UNKNOWN_DEVICE, device_of, is_validated
+
+    out: dict[tuple[str, str], str] = {}
+    for det in detectors:
+        devices = getattr(det, "validated_devices", None)
+        if devices is None:
+            continue
+        for scan in scans:
+            device = device_of(scan.meta)
+            if scan.modality in det.modalities and not is_validated(device, devices):
+                named = (
+                    "on a scan that names no device (no DICOS Manufacturer, PNG Source or EXIF Make)"
+                    if device == UNKNOWN_DEVICE
+                    else f"on {device!r} (run 'screening calibrate' on this device's bags)"
+                )
+                out.setdefault(
+                    (device, det.name),
+                    f"unvalidated device: {det.name} was calibrated on "
+                    f"{', '.join(devices) or 'no device'}, not {named}",
+                )
+    return list(out.values())
 
 
 def screen_scans(
@@ -126,7 +156,13 @@ def screen_scans(
 
     t_decide = clock()
     declaration = declaration_for(bag, [s.meta for s in scans], config.declarations)
-    verdict, reasons = decide(detections, config.policy, errors, declaration=declaration)
+    verdict, reasons = decide(
+        detections,
+        config.policy,
+        errors,
+        declaration=declaration,
+        unvalidated=unvalidated_devices(scans, detectors),
+    )
     timings["decide"] = clock() - t_decide
     extra = dict(extra or {})
     if declaration is not None:

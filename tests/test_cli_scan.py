@@ -121,3 +121,29 @@ def test_policy_file_and_flag_precedence(
     bad.write_text("[deadline\n")
     assert main(["scan", str(inputs["dicos"]), "--policy", str(bad), "--out", str(out)]) == 2
     assert "bad.toml" in capsys.readouterr().err
+
+
+def test_an_image_from_an_unvalidated_device_is_not_cleared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same empty view clears when it names the device the shipped model was calibrated on, not else."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from screening.sim.generate import SIM_DEVICE
+
+    empty = Image.fromarray(np.full((200, 300, 3), 255, np.uint8))  # nothing but air
+    named = PngInfo()
+    named.add_text("Source", SIM_DEVICE)
+    empty.save(tmp_path / "sim.png", pnginfo=named)
+    empty.save(tmp_path / "anon.png")
+    other = PngInfo()
+    other.add_text("Source", "Vendor / DV-1")
+    empty.save(tmp_path / "vendor.png", pnginfo=other)
+    paths = [str(tmp_path / f) for f in ("sim.png", "anon.png", "vendor.png")]
+    rc = main(["scan", *paths, "--out", str(tmp_path / "out"), "--operating-point", "far", "--no-png"])
+    sim, anon, vendor = _lines(capsys.readouterr().out)
+    assert rc == 0
+    assert sim["verdict"] == "clear" and sim["reasons"] == []
+    assert anon["verdict"] == vendor["verdict"] == "review"
+    assert "names no device" in anon["reasons"][0]
+    assert "not on 'Vendor / DV-1'" in vendor["reasons"][0]

@@ -82,3 +82,33 @@ def test_unreadable_file_is_review_with_file_name(tmp_path: Path) -> None:
 
 def test_failure_report_never_clear() -> None:
     assert failure_report("b", ["x"], "deadline").verdict == Verdict.REVIEW
+
+
+class Calibrated(Det):
+    """A detector whose thresholds were calibrated on one device only."""
+
+    validated_devices = ("Acme / CT*",)
+
+
+def test_nothing_found_on_an_unvalidated_device_is_review_not_clear() -> None:
+    acme = {"Manufacturer": "Acme", "ManufacturerModelName": "CT 9"}
+    assert screen_scans([scan(meta=acme)], [Calibrated()]).verdict == Verdict.CLEAR
+    for meta, named in (
+        ({"Manufacturer": "Other", "ManufacturerModelName": "Z"}, "'Other / Z'"),
+        ({}, "no device"),
+    ):
+        rep = screen_scans([scan(meta=meta)], [Calibrated()])
+        assert rep.verdict == Verdict.REVIEW, meta
+        assert (
+            rep.reasons[0].startswith("unvalidated device: d was calibrated on Acme / CT*")
+            and named in rep.reasons[0]
+        )
+    # a find still alarms (and says where it was found); a detector that records no devices checks none
+    gun = Calibrated([Detection(Label.FIREARM, 0.9, (0, 0, 2, 2))])
+    rep = screen_scans([scan()], [gun])
+    assert rep.verdict == Verdict.ALARM and any(r.startswith("unvalidated device") for r in rep.reasons)
+    assert screen_scans([scan()], [Det()]).verdict == Verdict.CLEAR
+    # a site that accepts the risk: clear, with the fact kept as a note
+    lax = PipelineConfig(policy=dataclasses.replace(Policy(), clear_unvalidated_devices=True))
+    rep = screen_scans([scan()], [Calibrated()], lax)
+    assert rep.verdict == Verdict.CLEAR and rep.reasons[0].startswith("note: unvalidated device")

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from screening.detect import DEFAULT_MODELS, models_dir
     from screening.detect.card import read_card, write_card
     from screening.errors import ScreeningError
-    from screening.train.data import CLASS_NAMES, load_bags, sim_bags_parallel
+    from screening.train.data import CLASS_NAMES, bag_devices, load_bags, named_devices, sim_bags_parallel
     from screening.train.evaluate import collect, compute_metrics
     from screening.train.metrics import choose_thresholds
     from screening.train.progress import progress_bar
@@ -75,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
             bags = sim_bags_parallel(seeds, args.modality, sim_config(args), args.workers)
             n = args.sim_bags
             source = {"seeds": f"{seeds[0]}..{seeds[-1]}", "sim_config": sim_config_dict(args)}
+        seen: set[str] = set()
         with progress_bar(f"calibrating {model.name}", n) as advance:
-            records, _ = collect(bags, det, args.modality, advance)
+            records, _ = collect(bag_devices(bags, seen), det, args.modality, advance)
     except ScreeningError as exc:
         print(f"screening calibrate: {exc}", file=sys.stderr)
         return 1
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             "previous_thresholds": dict(card.thresholds),
         },
     }
-    extra = {**card.extra, "operating_points": points}
+    devices = named_devices(seen)
+    extra = {**card.extra, "operating_points": points, "validated_devices": devices}
     cleared = {"note": "thresholds re-chosen by 'screening calibrate'; run 'screening evaluate' again"}
     card = card.replace(thresholds=thresholds, target_pd=args.target_pd, training=training, extra=extra)
     write_card(card.replace(metrics=cleared), model)
@@ -115,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  far point promises bag FAR <= {bound:.3f} on new bags", end="")
     if bound > args.far_max + 1e-9:
         print(f": too few threat-free bags ({clean}) for {args.far_max:g}; calibrate on more", end="")
+    print()
+    print(f"  validated devices: {', '.join(devices) or 'none'}", end="")
+    if len(devices) < len(seen):
+        print(" (some scans name no device: bags from such images are never cleared alone)", end="")
     print()
     print(f"updated {model.with_suffix('.json')}; test metrics cleared: run 'screening evaluate' again")
     return 0

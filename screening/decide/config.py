@@ -24,6 +24,7 @@ _SECTIONS: dict[str, set[str]] = {
     "customs": {"enabled", "margin_fraction", "margin_amount", "declarations", "assumed_note_value"},
     "drugs": {"min_mass_g"},
     "deadline": {"budget_s"},
+    "devices": {"clear_unvalidated"},
 }
 
 
@@ -142,6 +143,9 @@ def _build(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Decid
     enabled = customs.get("enabled", False)
     if not isinstance(enabled, bool):
         raise _fail(f"[customs] enabled must be true or false; got {enabled!r}", source)
+    clear_unvalidated = data.get("devices", {}).get("clear_unvalidated", False)
+    if not isinstance(clear_unvalidated, bool):
+        raise _fail(f"[devices] clear_unvalidated must be true or false; got {clear_unvalidated!r}", source)
     policy = Policy(
         thresholds=thresholds,
         alarm_labels=frozenset(alarm),
@@ -155,6 +159,7 @@ def _build(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Decid
             assumed_note_value=notes,
         ),
         drugs_min_mass_g=_number(data.get("drugs", {}).get("min_mass_g", 0.0), source, "[drugs] min_mass_g"),
+        clear_unvalidated_devices=clear_unvalidated,
         name=source,
     )
     deadline_s = _number(

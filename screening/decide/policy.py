@@ -82,6 +82,8 @@ class Policy:
         currency_rules: per-currency / per-denomination note thresholds; the most specific match wins.
         customs: declaration handling for currency (see :class:`CustomsConfig`).
         drugs_min_mass_g: a drug detection with a known mass below this is only annotated.
+        clear_unvalidated_devices: let a bag from a device the detectors were not calibrated on be
+            cleared (default ``False``: with nothing found it gets ``review``).
         name: where the policy came from (shown in reports).
     """
 
@@ -92,6 +94,7 @@ class Policy:
     currency_rules: tuple[CurrencyRule, ...] = ()
     customs: CustomsConfig = field(default_factory=CustomsConfig)
     drugs_min_mass_g: float = 0.0
+    clear_unvalidated_devices: bool = False
     name: str = "builtin"
 
     def threshold(self, label: Label) -> float:
@@ -122,18 +125,22 @@ def decide(
     errors: Sequence[str] = (),
     *,
     declaration: Declaration | None = None,
+    unvalidated: Sequence[str] = (),
 ) -> tuple[Verdict, tuple[str, ...]]:
     """Turn detections into a verdict with reasons.
 
-    ``alarm`` beats ``review`` beats ``clear``; any error forces at least ``review`` (never ``clear``).
-    Informational reasons start with ``"note: "`` (e.g. cash within the declaration) and never change
-    the verdict.
+    ``alarm`` beats ``review`` beats ``clear``; any error forces at least ``review`` (never ``clear``), and
+    so does a scan from a device the detectors were not calibrated on, unless
+    ``policy.clear_unvalidated_devices``. Informational reasons start with ``"note: "`` (e.g. cash
+    within the declaration) and never change the verdict.
 
     Args:
         detections: every detection for the bag, all views/volumes.
         policy: thresholds and rules.
         errors: failures met while screening this bag (unreadable input, detector crash, deadline).
         declaration: the passenger's cash declaration for this bag, if known (customs mode).
+        unvalidated: one reason per scan/detector pair whose device is not among the detector's
+            validated devices (see :func:`screening.pipeline.unvalidated_devices`).
 
     Returns:
         ``(verdict, reasons)``.
@@ -156,6 +163,10 @@ def decide(
         elif det.label in policy.review_labels:
             reviews.append(_describe(det))
     notes = [n for n in notes if n]
+    if unvalidated:
+        (notes if policy.clear_unvalidated_devices else reviews).extend(
+            f"note: {u}" if policy.clear_unvalidated_devices else u for u in unvalidated
+        )
     if alarms:
         return Verdict.ALARM, tuple(alarms + reviews + notes)
     if reviews:

@@ -19,6 +19,7 @@ __all__ = [
     "operating_thresholds",
     "read_card",
     "sha256_file",
+    "validated_devices",
     "write_card",
 ]
 
@@ -171,3 +172,20 @@ def operating_thresholds(card: ModelCard, point: str = "pd") -> dict[str, float]
             source=card.name,
         )
     return {str(k): float(v) for k, v in op["thresholds"].items()}
+
+
+def validated_devices(card: ModelCard) -> tuple[str, ...] | None:
+    """Devices (``"manufacturer / model"`` patterns) the card's thresholds were calibrated on.
+
+    ``screening calibrate`` and ``screening train`` record the devices of their validation bags in
+    ``extra["validated_devices"]``; ``None`` for a card made before that (no device is checked).
+    """
+    devices = card.extra.get("validated_devices")
+    if devices is None:
+        return None
+    if not isinstance(devices, list | tuple) or not all(isinstance(d, str) for d in devices):
+        raise UnsupportedFormatError(
+            "model card's extra.validated_devices must be a list of 'manufacturer / model' patterns",
+            source=card.name,
+        )
+    return tuple(devices)

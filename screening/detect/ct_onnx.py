@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from screening.detect.card import operating_thresholds, read_card
+from screening.detect.card import operating_thresholds, read_card, validated_devices
 from screening.detect.ct_candidates import METAL_BANDS, CandidateParams, find_candidates
 from screening.detect.ct_inputs import candidate_inputs, context_inputs
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
@@ -61,6 +61,8 @@ class CtOnnxDetector:
         self.min_score = min_score
         self.session = make_session(self.path, device, threads)
         self.name = self.card.name
+        #: devices its thresholds were calibrated on; the pipeline never clears other devices' bags alone
+        self.validated_devices = validated_devices(self.card)
         self.version = f"{self.card.training.get('version', '1')}+sha256:{self.card.sha256[:12]}"
 
     def probabilities(self, scan: Scan) -> tuple[list, np.ndarray]:

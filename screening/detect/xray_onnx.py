@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from screening.detect.card import operating_thresholds, read_card
+from screening.detect.card import operating_thresholds, read_card, validated_devices
 from screening.detect.centernet import decode_maps
 from screening.detect.onnx_runtime import calibrate, make_session, thresholds_for
 from screening.detect.quantities import notes_from_mass, xray_mass_g
@@ -58,6 +58,8 @@ class XrayOnnxDetector:
         self.session = make_session(self.path, device, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.name = self.card.name
+        #: devices its thresholds were calibrated on; the pipeline never clears other devices' bags alone
+        self.validated_devices = validated_devices(self.card)
         self.version = f"{self.card.training.get('version', '1')}+sha256:{self.card.sha256[:12]}"
 
     def raw(self, scan: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ class ImageInfo:
         width: columns.
         grey: one sample per pixel (before the identical-RGB check).
         bits: bits per sample (8, 16, 32 or 64).
+        device: the device the file names (PNG ``Source`` text, EXIF/TIFF ``Make`` + ``Model``), or ``""``.
     """
 
     container: str
@@ -54,6 +55,26 @@ class ImageInfo:
     width: int
     grey: bool
     bits: int
+    device: str = ""
+
+
+#: EXIF / TIFF tag numbers of the camera (scanner) make and model.
+_MAKE, _MODEL = 0x010F, 0x0110
+
+
+def _pillow_device(img: Any) -> str:
+    """The device a PNG (``Source`` text chunk) or JPEG (EXIF ``Make``/``Model``) names, or ``""``."""
+    from screening.ingest.device import UNKNOWN_DEVICE, device_text
+
+    text = img.info.get("Source") if isinstance(img.info, dict) else None
+    if isinstance(text, str) and text.strip():
+        return " ".join(text.split())[:128]
+    try:
+        exif = img.getexif()
+    except Exception:  # a broken EXIF block must not make the image unreadable; it just names no device
+        return ""
+    found = device_text(exif.get(_MAKE), exif.get(_MODEL))
+    return "" if found == UNKNOWN_DEVICE else found[:128]
 
 
 def _pillow_info(path: Path, container: str, limits: ReadLimits) -> ImageInfo:
@@ -64,6 +85,7 @@ def _pillow_info(path: Path, container: str, limits: ReadLimits) -> ImageInfo:
         with Image.open(path) as img:
             width, height = img.size
             mode = img.mode
+            device = _pillow_device(img)
     except Image.DecompressionBombError as exc:
         raise ResourceLimitError(f"image refused as a decompression bomb ({exc})", source=source) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -74,11 +96,13 @@ def _pillow_info(path: Path, container: str, limits: ReadLimits) -> ImageInfo:
     limits.check_image(height, width, 1, source=source, tags=_SIZE_TAGS)
     grey = mode in ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
     bits = 16 if mode.startswith("I;16") or mode == "I" else 32 if mode == "F" else 8
-    return ImageInfo(container, height, width, grey, bits)
+    return ImageInfo(container, height, width, grey, bits, device)
 
 
 def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
     import tifffile
+
+    from screening.ingest.device import UNKNOWN_DEVICE, device_text
 
     source = str(path)
     try:
@@ -90,6 +114,8 @@ def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
             dtype = np.dtype(page.dtype) if page.dtype is not None else None
             samples = int(page.samplesperpixel)
             npages = len(tif.pages)
+            make, model = (page.tags.get(k) for k in (_MAKE, _MODEL))
+            device = device_text(make.value if make else "", model.value if model else "")
     except InvalidScanError:
         raise
     except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct.error...
@@ -103,7 +129,8 @@ def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
     if len(spatial) != 2:
         raise InvalidScanError(f"TIFF page shape {shape}; expected a 2-D image", source=source)
     limits.check_image(spatial[0], spatial[1], npages, source=source, tags=_SIZE_TAGS)
-    return ImageInfo("tiff", spatial[0], spatial[1], samples == 1, dtype.itemsize * 8)
+    device = "" if device == UNKNOWN_DEVICE else device[:128]
+    return ImageInfo("tiff", spatial[0], spatial[1], samples == 1, dtype.itemsize * 8, device)
 
 
 def probe_image(path: Path, limits: ReadLimits) -> ImageInfo:
@@ -248,7 +275,8 @@ def is_energy_pair(paths: Sequence[Path], limits: ReadLimits) -> bool:
 
 
 def _base_meta(fmt: str, info: ImageInfo) -> dict[str, Any]:
-    return {"format": fmt, "container": info.container, "bits": info.bits, "spacing_assumed": True}
+    meta = {"format": fmt, "container": info.container, "bits": info.bits, "spacing_assumed": True}
+    return {**meta, "device": info.device} if info.device else meta
 
 
 def _read_pair(paths: Sequence[Path], limits: ReadLimits, source: str, bag_id: str) -> Scan:

@@ -455,6 +455,21 @@ def write_png_pair(
     for channel, name in enumerate(names):
         path = folder / name
         pixels = _transmission_uint16(scan.array[channel], scan.source)
-        Image.fromarray(pixels).save(path, format="PNG", compress_type=PNG_ZLIB_RLE)
+        Image.fromarray(pixels).save(
+            path, format="PNG", compress_type=PNG_ZLIB_RLE, pnginfo=png_text(scan.meta)
+        )
         out.append(path)
     return out[0], out[1]
+
+
+def png_text(meta: dict[str, Any]) -> Any:
+    """PNG text chunks for a scan's file: ``Source`` (the PNG keyword for the device) when it names one."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from screening.ingest.device import UNKNOWN_DEVICE, device_of
+
+    info = PngInfo()
+    device = device_of(meta)
+    if device != UNKNOWN_DEVICE:
+        info.add_text("Source", device)
+    return info

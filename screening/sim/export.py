@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from screening.ingest.write import PNG_ZLIB_RLE, write_png_pair
+from screening.ingest.write import PNG_ZLIB_RLE, png_text, write_png_pair
 from screening.scan import CONTRABAND
 from screening.sim.generate import GENERATOR_VERSION, SimBag
 
@@ -55,7 +55,7 @@ def write_bag(bag: SimBag, out: str | Path) -> dict[str, Any]:
     for scan in bag.xray:
         key = f"{bag.bag_id}_{scan.view}"
         high, low = write_png_pair(scan, out / "xray", names=(f"{key}_high.png", f"{key}_low.png"))
-        _save_png(render(scan.array[0], scan.array[1], palette), out / "xray" / f"{key}.png")
+        _save_png(render(scan.array[0], scan.array[1], palette), out / "xray" / f"{key}.png", scan.meta)
         h, w = scan.shape
         record["images"].append({
             "key": key, "file_name": f"xray/{key}.png", "high_file": f"xray/{high.name}",
@@ -100,11 +100,11 @@ def write_bag(bag: SimBag, out: str | Path) -> dict[str, Any]:
     return record
 
 
-def _save_png(array: np.ndarray, path: Path) -> None:
-    """Write ``(H, W)`` uint16 or ``(H, W, 3)`` uint8 ``array`` as a lossless PNG."""
+def _save_png(array: np.ndarray, path: Path, meta: dict[str, Any]) -> None:
+    """Write ``(H, W)`` uint16 or ``(H, W, 3)`` uint8 ``array`` as a lossless PNG naming the device."""
     from PIL import Image
 
-    Image.fromarray(array).save(path, format="PNG", compress_type=PNG_ZLIB_RLE)
+    Image.fromarray(array).save(path, format="PNG", compress_type=PNG_ZLIB_RLE, pnginfo=png_text(meta))
 
 
 def build_coco(records: Iterable[Mapping[str, Any]], info: Mapping[str, Any] | None = None) -> dict[str, Any]:

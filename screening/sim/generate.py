@@ -12,10 +12,15 @@ from screening.sim.config import ScannerParams, SimConfig, sample_scanner
 from screening.sim.geometry import rotation
 from screening.sim.objects import SimObject, place
 
-__all__ = ["GENERATOR_VERSION", "GroundTruth", "SimBag", "generate_bag"]
+__all__ = ["GENERATOR_VERSION", "SIM_DEVICE", "GroundTruth", "SimBag", "generate_bag"]
 
 #: Version of the generator; recorded in every bag's meta and in dataset cards.
 GENERATOR_VERSION = "0.1.0"
+#: How the simulator names itself as a device (DICOS Manufacturer / Manufacturer's Model Name, PNG
+#: ``Source``): models calibrated on its bags list this device (``screening.ingest.device``).
+SIM_MANUFACTURER = "screening.sim"
+SIM_MODEL = f"simulator {GENERATOR_VERSION}"
+SIM_DEVICE = f"{SIM_MANUFACTURER} / {SIM_MODEL}"
 
 _BAG_PARTS = ("suitcase_shell", "suitcase_frame", "backpack_shell", "softbag_shell", "zip")
 
@@ -160,6 +165,9 @@ def generate_bag(seed: int, config: SimConfig = SimConfig(), modality: str = "bo
     meta: dict[str, Any] = {
         "generator": "screening.sim",
         "generator_version": GENERATOR_VERSION,
+        # the device, as a scanner would name itself: written to DICOS and PNG, read back by ingest
+        "Manufacturer": SIM_MANUFACTURER,
+        "ManufacturerModelName": SIM_MODEL,
         "synthetic": True,
         "bag_type": packed.kind,
         "bag_size_mm": [round(float(x), 1) for x in packed.size],

@@ -21,7 +21,7 @@ from screening.train.ct_dataset import (
     empty_candidates,
 )
 from screening.train.ct_labels import DEFAULT_RULE, IGNORE, LabelRule, label_candidates
-from screening.train.data import CLASS_NAMES, SimBag
+from screening.train.data import CLASS_NAMES, SimBag, bag_devices, named_devices
 from screening.train.progress import progress_bar
 
 __all__ = [
@@ -347,15 +347,20 @@ def finish_ct(
     )
     export_ct(model, out, params.crop, len(FEATURES), card, context=params.context)
     det = CtOnnxDetector(out, threads=cfg.threads)
+    seen: set[str] = set()
     with progress_bar("validating", len(val_bags)) as advance:
-        records, _ = collect(val_bags, det, "ct", advance)
+        records, _ = collect(bag_devices(val_bags, seen), det, "ct", advance)
     thresholds = choose_thresholds(records, CLASS_NAMES, cfg.target_pd)
     val = compute_metrics(records, "ct", thresholds)
     card = read_card(out)
     card = card.replace(
         thresholds=thresholds,
         training={**provenance, "config": asdict(cfg), "validation": _brief(val)},
-        extra={**card.extra, "operating_points": operating_points(records, "ct", cfg.target_pd)},
+        extra={
+            **card.extra,
+            "operating_points": operating_points(records, "ct", cfg.target_pd),
+            "validated_devices": named_devices(seen),
+        },
     )
     write_card(card, out)
     return out

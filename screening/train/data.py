@@ -19,8 +19,10 @@ __all__ = [
     "GtObject",
     "SimBag",
     "XraySample",
+    "bag_devices",
     "bag_objects",
     "load_bags",
+    "named_devices",
     "sim_bags",
     "sim_bags_parallel",
     "xray_samples",
@@ -233,6 +235,7 @@ def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:
                     for ch in ("high", "low"):
                         with Image.open(path / "xray" / f"{bag_id}_{view}_{ch}.png") as im:
                             chans.append(np.asarray(im, dtype=np.float32) / 65535.0)
+                            source_text = im.info.get("Source")  # the device, as ingest reads it
                     pixel = float(truth["meta"]["scanner"]["pixel_mm"])
                     xray.append(
                         Scan(
@@ -243,6 +246,7 @@ def load_bags(folder: str | Path, modality: str) -> Iterator[SimBag]:
                             bag_id,
                             view=view,
                             source=str(path / "xray" / f"{bag_id}_{view}_high.png"),
+                            meta={"device": source_text} if isinstance(source_text, str) else {},
                         )
                     )
             ct, ct_labels = None, None
@@ -334,3 +338,23 @@ def xray_samples(bag: SimBag, size: int) -> list[XraySample]:
             )
         )
     return out
+
+
+def bag_devices(bags: Iterable[SimBag], seen: set[str]) -> Iterator[SimBag]:
+    """Pass ``bags`` through unchanged, adding the device of each of their scans to ``seen``.
+
+    What calibration records as the devices a model's thresholds hold on (``validated_devices``).
+    """
+    from screening.ingest.device import device_of
+
+    for bag in bags:
+        for scan in (*bag.xray, *((bag.ct,) if bag.ct is not None else ())):
+            seen.add(device_of(scan.meta))
+        yield bag
+
+
+def named_devices(seen: set[str]) -> list[str]:
+    """The devices of ``seen`` that have a name: a scan naming none validates no device."""
+    from screening.ingest.device import UNKNOWN_DEVICE
+
+    return sorted(seen - {UNKNOWN_DEVICE})

@@ -17,7 +17,7 @@ from screening.detect.card import ModelCard
 from screening.detect.centernet import encode_targets
 from screening.train import augment
 from screening.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, torch_device
-from screening.train.data import CLASS_NAMES, SimBag, XraySample, xray_samples
+from screening.train.data import CLASS_NAMES, SimBag, XraySample, bag_devices, named_devices, xray_samples
 from screening.train.progress import progress_bar
 
 __all__ = ["XrayTrainConfig", "build_model", "centernet_loss", "train_xray", "train_xray_stream"]
@@ -405,15 +405,20 @@ def finish_xray(
     )
     export_xray(model, out, cfg.export_size or cfg.size, card)
     det = XrayOnnxDetector(out, threads=cfg.threads)
+    seen: set[str] = set()
     with progress_bar("validating", len(val_bags)) as advance:
-        records, _ = collect(val_bags, det, "xray", advance)
+        records, _ = collect(bag_devices(val_bags, seen), det, "xray", advance)
     thresholds = choose_thresholds(records, CLASS_NAMES, cfg.target_pd)
     val = compute_metrics(records, "xray", thresholds)
     card = read_card(out)
     card = card.replace(
         thresholds=thresholds,
         training={**provenance, "config": asdict(cfg), "validation": _brief(val)},
-        extra={**card.extra, "operating_points": operating_points(records, "xray", cfg.target_pd)},
+        extra={
+            **card.extra,
+            "operating_points": operating_points(records, "xray", cfg.target_pd),
+            "validated_devices": named_devices(seen),
+        },
     )
     write_card(card, out)
     return out

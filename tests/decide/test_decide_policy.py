@@ -78,6 +78,7 @@ def test_cli_flags_map_onto_overrides(tmp_path: Path) -> None:
         ("[thresholds]\nfirearm = 1.5\n", r"must be a number in \[0, 1\]"),
         ('[classes]\nalarm = ["shield"]\nreview = ["shield"]\n', "both 'alarm' and 'review'"),
         ("[customs]\nenabled = 'yes'\n", "true or false"),
+        ("[devices]\nclear_unvalidated = 1\n", r"\[devices\] clear_unvalidated must be true or false"),
         ("[[currency.rule]]\ncurrency = 'EUR'\n", "needs min_notes"),
     ],
 )
@@ -204,3 +205,10 @@ def test_deadline_definition() -> None:
     assert d.remaining(110.0) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="must be > 0"):
         tail_out_time(0.0, 0.6, 0.0)
+
+
+def test_unvalidated_devices_are_never_cleared_by_default(tmp_path: Path) -> None:
+    assert load_policy().clear_unvalidated_devices is False
+    f = tmp_path / "p.toml"
+    f.write_text("[devices]\nclear_unvalidated = true\n", encoding="utf-8")
+    assert load_policy(f).clear_unvalidated_devices is True

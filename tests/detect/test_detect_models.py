@@ -62,6 +62,7 @@ def test_training_writes_onnx_card_checkpoint_and_log(tiny_models):
         assert card.classes == ("firearm", "ammunition", "blade", "drugs", "currency", "wildlife")
         assert set(card.thresholds) == set(card.classes)
         assert "validation" in card.training and card.training["command"] == "test"
+        assert card.extra["validated_devices"] == []  # the fake validation bags name no device
     assert (root / "wx" / "checkpoint.pt").is_file() and (root / "wx" / "train_cache.npz").is_file()
     log = [json.loads(x) for x in (root / "wc" / "train_log.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in log] == [1, 2]
@@ -119,7 +120,7 @@ def test_init_from_shipped_onnx_keeps_the_model_in_eval_and_train_mode(tiny_mode
     from screening.train.checkpoint import load_weights
     from screening.train.xray import build_model
 
-    root, xray, _, xcfg = tiny_models
+    _, xray, _, xcfg = tiny_models
     torch.manual_seed(1)
     model = build_model(xcfg)
     calib = torch.rand(3, 3, 64, 64)

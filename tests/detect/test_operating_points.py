@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -106,7 +108,10 @@ def test_calibrate_rewrites_both_operating_points_and_clears_test_metrics(
     # 4 clean bags cannot promise a 5 % bag FAR for six classes: the card and the output say what they can.
     far = card.extra["operating_points"]["far"]
     assert far["expected_far_bound"] == pytest.approx(1.0) and "too few clean bags" in far["note"]
-    assert "too few threat-free bags (4) for 0.05; calibrate on more" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "too few threat-free bags (4) for 0.05; calibrate on more" in out
+    # the fake bags name no device: nothing is validated, and calibrate says why
+    assert card.extra["validated_devices"] == [] and "validated devices: none (some scans name no" in out
 
 
 def test_calibrate_pools_several_data_folders(tiny_xray, tmp_path, monkeypatch, capsys):
@@ -123,9 +128,11 @@ def test_calibrate_pools_several_data_folders(tiny_xray, tmp_path, monkeypatch, 
         (folder / "dataset_card.json").write_text(json.dumps({"seeds": [seeds[0], seeds[-1]]}))
     read: list[str] = []
 
-    def fake_load(folder, modality):
+    def fake_load(folder, modality):  # each folder's bags come from their own scanner
         read.append(str(folder))
-        return sim_bags(folders[folder], modality, generate=fake_generate_bag)
+        meta = {"Manufacturer": "Acme", "ManufacturerModelName": Path(folder).name}
+        for bag in sim_bags(folders[folder], modality, generate=fake_generate_bag):
+            yield dataclasses.replace(bag, xray=tuple(dataclasses.replace(s, meta=meta) for s in bag.xray))
 
     monkeypatch.setattr(data, "load_bags", fake_load)
     model = tmp_path / "m.onnx"
@@ -138,6 +145,7 @@ def test_calibrate_pools_several_data_folders(tiny_xray, tmp_path, monkeypatch, 
     assert cal["bags"] == 10  # every bag of both folders, once
     assert [f["seeds"] for f in cal["data"]["folders"]] == ["40..43", "44..49"]
     assert "10 validation bags" in capsys.readouterr().out
+    assert read_card(model).extra["validated_devices"] == ["Acme / a", "Acme / b"]
 
 
 def test_calibrate_needs_clean_and_threat_bags_and_sane_targets(tiny_xray, tmp_path, monkeypatch, capsys):

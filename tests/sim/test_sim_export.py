@@ -58,3 +58,16 @@ def test_nan_pixels_are_refused_with_the_source(xray_bag, tmp_path):
     with pytest.raises(InvalidScanError, match="NaN") as err:
         write_bag(broken, tmp_path)
     assert err.value.source == scan.source
+
+
+def test_written_files_name_the_simulator_as_their_device(small_config, tmp_path):
+    """DICOS tags and PNG ``Source`` text carry the device that calibrated models list as validated."""
+    from screening.ingest import read
+    from screening.ingest.device import device_of
+    from screening.sim.generate import SIM_DEVICE
+
+    bag = generate_bag(12, small_config, "both")
+    assert {device_of(s.meta) for s in (*bag.xray, bag.ct)} == {SIM_DEVICE}  # in memory, as on disk
+    rec = write_bag(bag, tmp_path)
+    files = [tmp_path / rec["images"][0]["file_name"], tmp_path / rec["ct"]]
+    assert [device_of(s.meta) for f in files for s in read(f)] == [SIM_DEVICE, SIM_DEVICE]
