@@ -15,6 +15,9 @@ EPILOG = """examples:
       --out models/ct_candidates  # context cube, fragment labels; full command in the card
   screening train --modality xray --stream --workers 14 --device cuda --max-minutes 8 \\
       --steps 100000 --batch 32 --freeze-blocks 0 --seed 3000000 --out models/xray_centernet
+  screening train --modality xray --stream --device cuda --workers 15 --max-minutes 6 --steps 100000 \\
+      --batch 32 --size 288 --freeze-blocks 0 --lr 0.0003 --init models/xray_centernet.onnx \\
+      --seed 3200000 --sim-pixel-mm 2 --sim-threat-fraction 0.6 --out models/x  # continue the shipped model
 Re-running the same command resumes from the checkpoint in --work-dir."""
 
 
