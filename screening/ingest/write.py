@@ -391,7 +391,13 @@ def write_dicos_dx(scans: Sequence[Scan], path: str | os.PathLike[str], *, bag_i
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     bag = bag_id or first.bag_id
-    uids = {"StudyInstanceUID": _uid(), "SeriesInstanceUID": _uid(), "FrameOfReferenceUID": _uid()}
+    uids: dict[str, Any] = {
+        "StudyInstanceUID": _uid(),
+        "SeriesInstanceUID": _uid(),
+        "FrameOfReferenceUID": _uid(),
+        # the device that made the views (readers use it to tell which scanner's calibration applies)
+        **{k: first.meta[k] for k in ("Manufacturer", "ManufacturerModelName") if first.meta.get(k)},
+    }
     for index, scan in enumerate(scans):
         view = scan.view or f"view{index}"
         safe = re.sub(r"[^A-Za-z0-9_-]+", "-", view)[:32]

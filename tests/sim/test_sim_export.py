@@ -71,3 +71,8 @@ def test_written_files_name_the_simulator_as_their_device(small_config, tmp_path
     rec = write_bag(bag, tmp_path)
     files = [tmp_path / rec["images"][0]["file_name"], tmp_path / rec["ct"]]
     assert [device_of(s.meta) for f in files for s in read(f)] == [SIM_DEVICE, SIM_DEVICE]
+    from screening.bench.bagset import pad_views
+    from screening.ingest.write import write_dicos_dx
+
+    dx = write_dicos_dx(pad_views(bag.xray), tmp_path / "dx")  # as the benchmark and hot folders get them
+    assert {device_of(s.meta) for s in read(dx)} == {SIM_DEVICE}
