@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from screening.detect import DEFAULT_MODELS, models_dir
     from screening.detect.card import read_card, write_card
     from screening.errors import ScreeningError
+    from screening.ingest.device import UNKNOWN_DEVICE
     from screening.train.data import CLASS_NAMES, bag_devices, load_bags, named_devices, sim_bags_parallel
     from screening.train.evaluate import collect, compute_metrics
     from screening.train.metrics import choose_thresholds
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print(f": too few threat-free bags ({clean}) for {args.far_max:g}; calibrate on more", end="")
     print()
     print(f"  validated devices: {', '.join(devices) or 'none'}", end="")
-    if len(devices) < len(seen):
+    if UNKNOWN_DEVICE in seen:
         print(" (some scans name no device: bags from such images are never cleared alone)", end="")
     print()
     print(f"updated {model.with_suffix('.json')}; test metrics cleared: run 'screening evaluate' again")

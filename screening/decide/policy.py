@@ -163,10 +163,10 @@ def decide(
         elif det.label in policy.review_labels:
             reviews.append(_describe(det))
     notes = [n for n in notes if n]
-    if unvalidated:
-        (notes if policy.clear_unvalidated_devices else reviews).extend(
-            f"note: {u}" if policy.clear_unvalidated_devices else u for u in unvalidated
-        )
+    if policy.clear_unvalidated_devices:
+        notes.extend(f"note: {u}" for u in unvalidated)
+    else:
+        reviews.extend(unvalidated)
     if alarms:
         return Verdict.ALARM, tuple(alarms + reviews + notes)
     if reviews:

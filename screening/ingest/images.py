@@ -62,19 +62,24 @@ class ImageInfo:
 _MAKE, _MODEL = 0x010F, 0x0110
 
 
-def _pillow_device(img: Any) -> str:
-    """The device a PNG (``Source`` text chunk) or JPEG (EXIF ``Make``/``Model``) names, or ``""``."""
+def _named_device(make: Any, model: Any = "") -> str:
+    """``"make / model"`` (at most 128 characters), or ``""`` when the file names no device."""
     from screening.ingest.device import UNKNOWN_DEVICE, device_text
 
+    found = device_text(make, model)
+    return "" if found == UNKNOWN_DEVICE else found[:128]
+
+
+def _pillow_device(img: Any) -> str:
+    """The device a PNG (``Source`` text chunk) or JPEG (EXIF ``Make``/``Model``) names, or ``""``."""
     text = img.info.get("Source") if isinstance(img.info, dict) else None
     if isinstance(text, str) and text.strip():
-        return " ".join(text.split())[:128]
+        return _named_device(text)
     try:
         exif = img.getexif()
     except Exception:  # a broken EXIF block must not make the image unreadable; it just names no device
         return ""
-    found = device_text(exif.get(_MAKE), exif.get(_MODEL))
-    return "" if found == UNKNOWN_DEVICE else found[:128]
+    return _named_device(exif.get(_MAKE), exif.get(_MODEL))
 
 
 def _pillow_info(path: Path, container: str, limits: ReadLimits) -> ImageInfo:
@@ -102,8 +107,6 @@ def _pillow_info(path: Path, container: str, limits: ReadLimits) -> ImageInfo:
 def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
     import tifffile
 
-    from screening.ingest.device import UNKNOWN_DEVICE, device_text
-
     source = str(path)
     try:
         with tifffile.TiffFile(path) as tif:
@@ -115,7 +118,7 @@ def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
             samples = int(page.samplesperpixel)
             npages = len(tif.pages)
             make, model = (page.tags.get(k) for k in (_MAKE, _MODEL))
-            device = device_text(make.value if make else "", model.value if model else "")
+            device = _named_device(make.value if make else "", model.value if model else "")
     except InvalidScanError:
         raise
     except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct.error...
@@ -129,7 +132,6 @@ def _tiff_info(path: Path, limits: ReadLimits) -> ImageInfo:
     if len(spatial) != 2:
         raise InvalidScanError(f"TIFF page shape {shape}; expected a 2-D image", source=source)
     limits.check_image(spatial[0], spatial[1], npages, source=source, tags=_SIZE_TAGS)
-    device = "" if device == UNKNOWN_DEVICE else device[:128]
     return ImageInfo("tiff", spatial[0], spatial[1], samples == 1, dtype.itemsize * 8, device)
 
 

@@ -163,7 +163,7 @@ def generate_bag(seed: int, config: SimConfig = SimConfig(), modality: str = "bo
     gt_index = {obj_i: k + 1 for k, obj_i in enumerate(keep)}
     boxes2d: dict[int, dict[str, tuple[float, float, float, float]]] = {i: {} for i in keep}
     meta: dict[str, Any] = {
-        "generator": "screening.sim",
+        "generator": SIM_MANUFACTURER,
         "generator_version": GENERATOR_VERSION,
         # the device, as a scanner would name itself: written to DICOS and PNG, read back by ingest
         "Manufacturer": SIM_MANUFACTURER,
