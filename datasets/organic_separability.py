@@ -117,6 +117,19 @@ def _bag_rows(args: tuple[int, float, bool]) -> tuple[int, bool, list[dict]]:
     return seed, has_threat, rows
 
 
+def _machine() -> str:
+    """CPU model and core count (``platform.processor()`` is empty on Linux)."""
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()} {model}, {os.cpu_count()} cores"
+
+
 def _threshold(clean_max: np.ndarray, allowed: float) -> float:
     """Lowest threshold that lets at most ``allowed`` of the clean bags score above it."""
     k = int(np.floor(allowed * len(clean_max)))
@@ -126,6 +139,8 @@ def _threshold(clean_max: np.ndarray, allowed: float) -> float:
 
 def _evaluate(rows: list[dict], threat_bags: set[int], far: float, seed: int) -> dict:
     from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from screening.train.metrics import proportion_ci95
 
     X = np.array([r["x"] for r in rows], np.float64)
     seeds = np.array([r["seed"] for r in rows])
@@ -166,12 +181,58 @@ def _evaluate(rows: list[dict], threat_bags: set[int], far: float, seed: int) ->
                 by_conc.setdefault(r["concealment"], []).append(int(h))
         out[cls] = {
             "pd": found / max(total, 1),
+            "pd_ci95": proportion_ci95(found, total),
             "n": total,
             "class_far_per_half": fars,
             "pd_by_object": {k: [float(np.mean(v)), len(v)] for k, v in sorted(by_name.items())},
             "pd_by_concealment": {k: [float(np.mean(v)), len(v)] for k, v in sorted(by_conc.items())},
         }
     return out
+
+
+def plot(result: dict, path: Path, shipped: dict | None = None) -> None:
+    """PD per class at the budget: single- and dual-energy ceilings, and the shipped model where given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [
+        (key.replace("_", "-") + " CT, perfect segmentation", result[key]["per_class"])
+        for key in ("single_energy", "dual_energy")
+        if key in result
+    ]
+    if shipped is not None:
+        series.append(("shipped CT model (600 test bags, far point)", shipped))
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    width = 0.8 / max(len(series), 1)
+    for i, (name, per_class) in enumerate(series):
+        pds = [per_class.get(c, {}).get("pd", np.nan) for c in CLASSES]
+        lo = [
+            p - (per_class.get(c, {}).get("pd_ci95") or (p, p))[0] for c, p in zip(CLASSES, pds, strict=True)
+        ]
+        hi = [
+            (per_class.get(c, {}).get("pd_ci95") or (p, p))[1] - p for c, p in zip(CLASSES, pds, strict=True)
+        ]
+        xs = np.arange(len(CLASSES)) + (i - (len(series) - 1) / 2) * width
+        ax.bar(xs, pds, width, yerr=[lo, hi], capsize=2, label=name)
+    ax.axhline(0.95, color="k", ls="--", lw=1, label="quality bar (PD 0.95)")
+    ax.set_xticks(np.arange(len(CLASSES)), CLASSES)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(f"PD at bag FAR {result['bag_far_budget']:.0%} (shared by 6 classes)")
+    ax.set_title(f"CT separability on {result['bags']} synthetic bags (simulator labels as segmentation)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _shipped_ct(path: Path) -> dict | None:
+    """The shipped CT model's per-class PD at the FAR budget, from its ``screening evaluate`` metrics."""
+    try:
+        return json.loads(path.read_text())["at_far_budget"]["per_class"]
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,17 +247,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--far", type=float, default=0.05, help="bag FAR budget shared by the six classes")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--plot-only", action="store_true", help="redraw separability.png from OUT/separability.json"
+    )
+    ap.add_argument(
+        "--shipped-metrics",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "models" / "eval" / "ct_test600_far" / "metrics.json",
+        help="the shipped CT model's evaluate metrics, drawn beside the ceilings",
+    )
     a = ap.parse_args(argv)
     from screening.train.progress import progress_bar
 
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.plot_only:
+        plot(
+            json.loads((a.out / "separability.json").read_text()),
+            a.out / "separability.png",
+            _shipped_ct(a.shipped_metrics),
+        )
+        return 0
     result: dict = {
         "what": "CT object separability with perfect (simulator label) segmentation; synthetic data",
         "bags": a.bags,
         "seeds": [a.seed, a.seed + a.bags - 1],
         "threat_fraction": a.threat_fraction,
         "bag_far_budget": a.far,
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip(),
+        "machine": _machine(),
     }
     for dual in (False, True):
         jobs = [(s, a.threat_fraction, dual) for s in range(a.seed, a.seed + a.bags)]
@@ -214,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         result[key]["per_class"] = _evaluate(rows, threat_bags, a.far, a.seed)
         print(key, json.dumps({k: round(v["pd"], 3) for k, v in result[key]["per_class"].items()}))
     (a.out / "separability.json").write_text(json.dumps(result, indent=2))
+    plot(result, a.out / "separability.png", _shipped_ct(a.shipped_metrics))
     return 0
 
 

@@ -45,3 +45,21 @@ def test_threshold_lets_the_allowed_share_of_clean_bags_alarm(study) -> None:
     thr = study._threshold(clean_max, 0.05)
     assert (clean_max > thr).sum() == 5
     assert (clean_max > study._threshold(clean_max, 0.0)).sum() == 0
+
+
+def test_plot_writes_a_png_with_and_without_the_shipped_model(study, tmp_path: Path) -> None:
+    per_class = {c: {"pd": 0.5, "pd_ci95": [0.4, 0.6], "n": 10} for c in study.CLASSES}
+    result = {"bags": 8, "bag_far_budget": 0.05, "single_energy": {"per_class": per_class}}
+    study.plot(result, tmp_path / "a.png")
+    study.plot(result, tmp_path / "b.png", shipped={"drugs": {"pd": 0.1, "pd_ci95": None}})
+    for name in ("a.png", "b.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_shipped_metrics_read_from_evaluate_output_or_none(study, tmp_path: Path) -> None:
+    good = tmp_path / "metrics.json"
+    good.write_text('{"at_far_budget": {"per_class": {"drugs": {"pd": 0.13}}}}')
+    assert study._shipped_ct(good) == {"drugs": {"pd": 0.13}}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert study._shipped_ct(tmp_path / "bad.json") is None
+    assert study._shipped_ct(tmp_path / "missing.json") is None
