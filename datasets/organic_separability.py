@@ -1,4 +1,4 @@
-"""How separable are simulated drugs and banknotes from benign clutter in CT, given perfect segmentation?
+"""How separable are simulated drugs and banknotes from benign clutter in CT, by how the bag is segmented?
 
 An upper bound for any candidate-based CT detector on the simulator's bags (synthetic data): every object is
 cut out with the simulator's own label volume (no segmentation error), described by physical features a
@@ -8,6 +8,9 @@ of the bags and scored on the other half (then the halves swap). A threat-free b
 any of its objects scores above the threshold; the threshold lets ``far / 6`` of the threat-free test bags
 alarm (the quality bar's bag budget shared by six classes). If this PD stays below the bar, no classifier
 of segmented candidates can meet it on these bags, and the work belongs in the simulator or the sensor.
+``--segmentation candidates`` replaces the labels with the shipped candidate stage, ``voxel`` with the learned
+segmentation of ``voxel_segmentation.py``: the same features and classifier then measure what each
+segmentation costs.
 
 Run (about 35 minutes on 2 cores; needs scikit-learn, the ``study`` extra, not a pipeline dependency)::
 
@@ -23,6 +26,7 @@ import os
 import platform
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +46,12 @@ FEATURES = (
     "surface_share",
 )
 DUAL_FEATURES = ("ratio_p50", "ratio_p10", "ratio_p90")
+_WHAT = {
+    "labels": "perfect (simulator label) segmentation",
+    "candidates": "the shipped candidate stage's segmentation",
+    "voxel": "a learned voxel segmentation (voxel_segmentation.py)",
+}
+_JSON = {"labels": "separability.json", "candidates": "candidates.json", "voxel": "voxel.json"}
 
 
 def _object_features(vol: np.ndarray, mask: np.ndarray, voxel_mm: float) -> list[float]:
@@ -82,20 +92,22 @@ def _object_features(vol: np.ndarray, mask: np.ndarray, voxel_mm: float) -> list
     return row
 
 
-def _bag_rows(args: tuple[int, float, bool]) -> tuple[int, bool, list[dict]]:
+def _bag_rows(args: tuple[int, float, bool, str, str]) -> tuple[int, bool, list[dict], list[dict]]:
+    """One bag's rows (objects or candidates, each with the threat objects it finds) and its threats."""
+    from scipy.ndimage import find_objects
+
     from screening.scan import CONTRABAND
     from screening.sim.config import SimConfig
     from screening.sim.generate import generate_bag
 
-    seed, threat_fraction, dual = args
+    seed, threat_fraction, dual, segmentation, voxel_model = args
     cfg = SimConfig(threat_fraction=threat_fraction, classes=CONTRABAND, ct_dual_energy=dual)
     bag = generate_bag(seed, cfg, modality="ct")
     assert bag.ct is not None and bag.ct_labels is not None
-    from scipy.ndimage import find_objects
-
     vol = np.asarray(bag.ct.array, np.float32)
     boxes = find_objects(bag.ct_labels)
-    rows = []
+    rows: list[dict] = []
+    threats: list[dict] = []
     for obj in bag.objects:
         if obj.index > len(boxes) or boxes[obj.index - 1] is None or str(obj.label) == "shield":
             continue
@@ -103,18 +115,87 @@ def _bag_rows(args: tuple[int, float, bool]) -> tuple[int, bool, list[dict]]:
         mask = bag.ct_labels[sl] == obj.index
         if mask.sum() < 8:
             continue
+        meta = {"seed": seed, "name": obj.name, "concealment": obj.concealment}
+        if obj.label is not None:
+            threats.append({**meta, "index": obj.index, "label": str(obj.label)})
+        if segmentation == "labels":
+            rows.append(
+                {
+                    **meta,
+                    "label": None if obj.label is None else str(obj.label),
+                    "finds": [] if obj.label is None else [obj.index],
+                    "x": _object_features(vol[(slice(None), *sl)], mask, cfg.voxel_mm),
+                }
+            )
+    if segmentation == "candidates":
+        rows = _candidate_rows(bag, vol, cfg.voxel_mm, seed)
+    elif segmentation == "voxel":
+        rows = _voxel_rows(bag, vol, cfg.voxel_mm, seed, voxel_model)
+    # a bag is threat-free by its ground truth, not by its rows (a threat too small to voxelise has none)
+    has_threat = any(o.label is not None and str(o.label) != "shield" for o in bag.objects)
+    return seed, has_threat, rows, threats
+
+
+def _candidate_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int) -> list[dict]:
+    """The shipped candidate stage's candidates, labelled as the shipped model was trained."""
+    from screening.detect.ct_candidates import CandidateParams, find_candidates
+
+    card = json.loads((Path(__file__).resolve().parents[1] / "models" / "ct_candidates.json").read_text())
+    params = CandidateParams(**card["extra"]["candidates"])
+    spacing = tuple(float(v) for v in bag.ct.spacing_mm)
+    cands, _ = find_candidates(vol[0], spacing, params)  # type: ignore[arg-type]
+    return _segment_rows(bag, vol, voxel_mm, seed, [(c.box, c.mask) for c in cands])
+
+
+_VOXEL_MODEL: dict[str, Any] = {}
+
+
+def _voxel_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, model_path: str) -> list[dict]:
+    """Segments of the learned voxel segmentation (``voxel_segmentation.py``), labelled as candidates are."""
+    import pickle
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import voxel_segmentation
+
+    if model_path not in _VOXEL_MODEL:  # once per worker process
+        with open(model_path, "rb") as fh:
+            _VOXEL_MODEL[model_path] = pickle.load(fh)
+    saved = _VOXEL_MODEL[model_path]
+    params = voxel_segmentation.SegParams(**saved["params"])
+    segments = list(voxel_segmentation.segment(vol[0], saved["model"], params))
+    return _segment_rows(bag, vol, voxel_mm, seed, segments)
+
+
+def _segment_rows(
+    bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, segments: list[tuple[tuple[int, ...], np.ndarray]]
+) -> list[dict]:
+    """Rows of segments ``(box (x0, y0, z0, x1, y1, z1), mask)``: a threat's by its voxels, as in training."""
+    from screening.train.ct_labels import IGNORE, LabelRule, label_candidates
+    from screening.train.data import CLASS_NAMES, bag_objects
+    from screening.train.metrics import is_hit
+
+    if not segments:
+        return []
+    rule = LabelRule(min_object_share=0.15)  # the shipped model's --ct-min-object-share
+    threats = [o for o in bag_objects(bag.objects) if o.box_3d is not None]
+    labels = label_candidates(
+        [b for b, _ in segments], threats, masks=[m for _, m in segments], ct_labels=bag.ct_labels, rule=rule
+    )
+    rows = []
+    for (box, mask), lab in zip(segments, labels, strict=True):
+        x0, y0, z0, x1, y1, z1 = box
         rows.append(
             {
                 "seed": seed,
-                "label": None if obj.label is None else str(obj.label),
-                "name": obj.name,
-                "concealment": obj.concealment,
-                "x": _object_features(vol[(slice(None), *sl)], mask, cfg.voxel_mm),
+                "name": "",
+                "concealment": "",
+                "label": "ignore" if lab == IGNORE else (CLASS_NAMES[lab - 1] if lab > 0 else None),
+                "finds": [int(o.index) for o in threats if is_hit(box, o.box_3d)],
+                "x": _object_features(vol[:, z0:z1, y0:y1, x0:x1], mask, voxel_mm),
             }
         )
-    # a bag is threat-free by its ground truth, not by its rows (a threat too small to voxelise has none)
-    has_threat = any(o.label is not None and str(o.label) != "shield" for o in bag.objects)
-    return seed, has_threat, rows
+    return rows
 
 
 def _machine() -> str:
@@ -137,7 +218,8 @@ def _threshold(clean_max: np.ndarray, allowed: float) -> float:
     return float(s[k]) if k < len(s) else float("-inf")
 
 
-def _evaluate(rows: list[dict], threat_bags: set[int], far: float, seed: int) -> dict:
+def _evaluate(rows: list[dict], threats: list[dict], threat_bags: set[int], far: float, seed: int) -> dict:
+    """Per class PD at the budget, two-fold over bags; a threat is found by any row that finds it."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from screening.train.metrics import proportion_ci95
@@ -145,44 +227,54 @@ def _evaluate(rows: list[dict], threat_bags: set[int], far: float, seed: int) ->
     X = np.array([r["x"] for r in rows], np.float64)
     seeds = np.array([r["seed"] for r in rows])
     labels = np.array([r["label"] or "" for r in rows])
-    bags = np.unique(seeds)
-    half = np.isin(seeds, bags[::2])
+    bags = np.unique([t["seed"] for t in threats] + list(seeds))
+    train_bags = set(bags[::2].tolist())
     out: dict = {}
     for cls in CLASSES:
         y = labels == cls
         if y.sum() < 10:
             continue
-        # negatives: benign objects only (other contraband is another class's business)
+        # negatives: benign rows only (other contraband is another class's business)
         use = y | (labels == "")
         found = 0
         total = 0
+        reachable = 0  # threats some row finds at all: the segmentation's recall
         by_name: dict[str, list[int]] = {}
         by_conc: dict[str, list[int]] = {}
         fars = []
-        for train in (half, ~half):
-            test = ~train
+        for fold in (True, False):
+            train = np.array([(s in train_bags) == fold for s in seeds])
             clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=seed)
             clf.fit(X[train & use], y[train & use])
-            score = clf.predict_proba(X[test])[:, 1]
-            test_seeds = seeds[test]
-            test_labels = labels[test]
-            clean = [s for s in np.unique(test_seeds) if s not in threat_bags]
-            clean_max = np.array(
-                [score[(test_seeds == s) & (test_labels == "")].max(initial=-1.0) for s in clean]
-            )
-            thr = _threshold(clean_max, far / 6.0)
-            fars.append(float((clean_max > thr).mean()))
-            hit = score[test_labels == cls] > thr
-            found += int(hit.sum())
-            total += int(hit.size)
-            pos_rows = [r for r, t in zip(rows, test, strict=True) if t and r["label"] == cls]
-            for r, h in zip(pos_rows, hit, strict=True):
-                by_name.setdefault(r["name"], []).append(int(h))
-                by_conc.setdefault(r["concealment"], []).append(int(h))
+            score = np.full(len(rows), -1.0)
+            score[~train] = clf.predict_proba(X[~train])[:, 1]
+            best: dict[tuple[int, int], float] = {}
+            clean_max: dict[int, float] = {}
+            for i in np.flatnonzero(~train):
+                r = rows[i]
+                for index in r["finds"]:
+                    key = (r["seed"], index)
+                    best[key] = max(best.get(key, -1.0), score[i])
+                if r["seed"] not in threat_bags and not r["label"]:
+                    clean_max[r["seed"]] = max(clean_max.get(r["seed"], -1.0), score[i])
+            clean = [s for s in bags if s not in threat_bags and (s in train_bags) != fold]
+            cm = np.array([clean_max.get(s, -1.0) for s in clean])
+            thr = _threshold(cm, far / 6.0)
+            fars.append(float((cm > thr).mean()))
+            for t in threats:
+                if t["label"] != cls or (t["seed"] in train_bags) == fold:
+                    continue
+                h = int(best.get((t["seed"], t["index"]), -1.0) > thr)
+                reachable += int((t["seed"], t["index"]) in best)
+                found += h
+                total += 1
+                by_name.setdefault(t["name"], []).append(h)
+                by_conc.setdefault(t["concealment"], []).append(h)
         out[cls] = {
             "pd": found / max(total, 1),
             "pd_ci95": proportion_ci95(found, total),
             "n": total,
+            "segmentation_recall": reachable / max(total, 1),
             "class_far_per_half": fars,
             "pd_by_object": {k: [float(np.mean(v)), len(v)] for k, v in sorted(by_name.items())},
             "pd_by_concealment": {k: [float(np.mean(v)), len(v)] for k, v in sorted(by_conc.items())},
@@ -190,20 +282,28 @@ def _evaluate(rows: list[dict], threat_bags: set[int], far: float, seed: int) ->
     return out
 
 
-def plot(result: dict, path: Path, shipped: dict | None = None) -> None:
-    """PD per class at the budget: single- and dual-energy ceilings, and the shipped model where given."""
+def plot(results: dict, path: Path, shipped: dict | None = None) -> None:
+    """PD per class at the budget for each study in ``results`` (by segmentation), and the shipped model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    what = {
+        "labels": "perfect segmentation",
+        "candidates": "shipped candidates + boosting",
+        "voxel": "learned voxel segmentation + boosting",
+    }
     series = [
-        (key.replace("_", "-") + " CT, perfect segmentation", result[key]["per_class"])
+        (f"{key.split('_')[0]}-energy CT, {what[seg]}", result[key]["per_class"])
+        for seg, result in results.items()
         for key in ("single_energy", "dual_energy")
         if key in result
     ]
     if shipped is not None:
         series.append(("shipped CT model (600 test bags, far point)", shipped))
+    first = next(iter(results.values()))
+    result = {"bags": max(r["bags"] for r in results.values()), "bag_far_budget": first["bag_far_budget"]}
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     width = 0.8 / max(len(series), 1)
     for i, (name, per_class) in enumerate(series):
@@ -220,7 +320,9 @@ def plot(result: dict, path: Path, shipped: dict | None = None) -> None:
     ax.set_xticks(np.arange(len(CLASSES)), CLASSES)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"PD at bag FAR {result['bag_far_budget']:.0%} (shared by 6 classes)")
-    ax.set_title(f"CT separability on {result['bags']} synthetic bags (simulator labels as segmentation)")
+    ax.set_title(
+        f"CT separability on up to {result['bags']} synthetic bags (threshold from threat-free bags)"
+    )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     fig.tight_layout()
     fig.savefig(path)
@@ -248,7 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument(
-        "--plot-only", action="store_true", help="redraw separability.png from OUT/separability.json"
+        "--segmentation",
+        choices=("labels", "candidates", "voxel"),
+        default="labels",
+        help="labels: the simulator's label volume (the ceiling); candidates: the shipped candidate stage; "
+        "voxel: the learned segmentation in --voxel-model",
+    )
+    ap.add_argument("--voxel-model", type=Path, help="voxel_model.pkl from datasets/voxel_segmentation.py")
+    ap.add_argument("--energies", default="single,dual", help="comma list of single, dual")
+    ap.add_argument(
+        "--plot-only", action="store_true", help="redraw OUT/separability.png from the JSON there"
     )
     ap.add_argument(
         "--shipped-metrics",
@@ -257,42 +368,59 @@ def main(argv: list[str] | None = None) -> int:
         help="the shipped CT model's evaluate metrics, drawn beside the ceilings",
     )
     a = ap.parse_args(argv)
+    if a.segmentation == "voxel" and (a.voxel_model is None or not a.voxel_model.is_file()):
+        ap.error(f"--segmentation voxel needs --voxel-model FILE; got {a.voxel_model}")
     from screening.train.progress import progress_bar
 
     a.out.mkdir(parents=True, exist_ok=True)
     if a.plot_only:
-        plot(
-            json.loads((a.out / "separability.json").read_text()),
-            a.out / "separability.png",
-            _shipped_ct(a.shipped_metrics),
-        )
+        _plot_dir(a.out, a.shipped_metrics)
         return 0
     result: dict = {
-        "what": "CT object separability with perfect (simulator label) segmentation; synthetic data",
+        "what": f"CT object separability, {_WHAT[a.segmentation]}; synthetic data",
         "bags": a.bags,
         "seeds": [a.seed, a.seed + a.bags - 1],
         "threat_fraction": a.threat_fraction,
         "bag_far_budget": a.far,
         "machine": _machine(),
     }
-    for dual in (False, True):
-        jobs = [(s, a.threat_fraction, dual) for s in range(a.seed, a.seed + a.bags)]
+    if a.segmentation == "voxel":
+        result["voxel_model"] = str(a.voxel_model)
+    result["segmentation"] = a.segmentation
+    for dual in [e == "dual" for e in a.energies.split(",")]:
+        jobs = [
+            (s, a.threat_fraction, dual, a.segmentation, str(a.voxel_model))
+            for s in range(a.seed, a.seed + a.bags)
+        ]
         rows: list[dict] = []
+        threats: list[dict] = []
         threat_bags: set[int] = set()
         with ProcessPoolExecutor(a.workers) as ex, progress_bar(f"CT dual={dual}", len(jobs)) as advance:
-            for seed, has_threat, r in ex.map(_bag_rows, jobs, chunksize=4):
+            for seed, has_threat, r, t in ex.map(_bag_rows, jobs, chunksize=4):
                 advance()
                 rows += r
+                threats += t
                 if has_threat:
                     threat_bags.add(seed)
         names = FEATURES + (DUAL_FEATURES if dual else ())
         key = "dual_energy" if dual else "single_energy"
-        result[key] = {"objects": len(rows), "clean_bags": a.bags - len(threat_bags), "features": list(names)}
-        result[key]["per_class"] = _evaluate(rows, threat_bags, a.far, a.seed)
+        result[key] = {
+            "rows": len(rows),
+            "threats": len(threats),
+            "clean_bags": a.bags - len(threat_bags),
+            "features": list(names),
+        }
+        result[key]["per_class"] = _evaluate(rows, threats, threat_bags, a.far, a.seed)
         print(key, json.dumps({k: round(v["pd"], 3) for k, v in result[key]["per_class"].items()}))
-    (a.out / "separability.json").write_text(json.dumps(result, indent=2))
-    plot(result, a.out / "separability.png", _shipped_ct(a.shipped_metrics))
+    (a.out / _JSON[a.segmentation]).write_text(json.dumps(result, indent=2))
+    _plot_dir(a.out, a.shipped_metrics)
     return 0
+
+
+def _plot_dir(out: Path, shipped_metrics: Path) -> None:
+    """``separability.png`` from whichever of the two studies ``out`` holds."""
+    results = {seg: json.loads((out / f).read_text()) for seg, f in _JSON.items() if (out / f).exists()}
+    plot(results, out / "separability.png", _shipped_ct(shipped_metrics))
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def test_threshold_lets_the_allowed_share_of_clean_bags_alarm(study) -> None:
 def test_plot_writes_a_png_with_and_without_the_shipped_model(study, tmp_path: Path) -> None:
     per_class = {c: {"pd": 0.5, "pd_ci95": [0.4, 0.6], "n": 10} for c in study.CLASSES}
     result = {"bags": 8, "bag_far_budget": 0.05, "single_energy": {"per_class": per_class}}
-    study.plot(result, tmp_path / "a.png")
-    study.plot(result, tmp_path / "b.png", shipped={"drugs": {"pd": 0.1, "pd_ci95": None}})
+    study.plot({"labels": result}, tmp_path / "a.png")
+    study.plot({"labels": result}, tmp_path / "b.png", shipped={"drugs": {"pd": 0.1, "pd_ci95": None}})
     for name in ("a.png", "b.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -63,3 +63,40 @@ def test_shipped_metrics_read_from_evaluate_output_or_none(study, tmp_path: Path
     (tmp_path / "bad.json").write_text("{not json")
     assert study._shipped_ct(tmp_path / "bad.json") is None
     assert study._shipped_ct(tmp_path / "missing.json") is None
+
+
+def _rows(rng: np.random.Generator, shift: float) -> tuple[list[dict], list[dict], set[int]]:
+    """120 bags of 5 benign rows each; half of them also hold one drugs object ``shift`` away."""
+    rows, threats, threat_bags = [], [], set()
+    for seed in range(120):
+        rows += [{"seed": seed, "label": None, "finds": [], "x": list(rng.normal(size=3))} for _ in range(5)]
+        if seed % 4 < 2:  # threat and clean bags in both halves (the halves are even and odd seeds)
+            threat_bags.add(seed)
+            threats.append(
+                {"seed": seed, "index": 1, "label": "drugs", "name": "brick", "concealment": "none"}
+            )
+            rows.append({"seed": seed, "label": "drugs", "finds": [1], "x": list(rng.normal(size=3) + shift)})
+    return rows, threats, threat_bags
+
+
+def test_evaluate_finds_separable_threats_and_not_inseparable_ones(study) -> None:
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    easy = study._evaluate(*_rows(rng, 8.0), far=0.3, seed=0)["drugs"]
+    assert easy["n"] == 60 and easy["pd"] == 1.0 and easy["segmentation_recall"] == 1.0
+    assert all(f <= 0.3 / 6 + 1e-9 for f in easy["class_far_per_half"])
+    hard = study._evaluate(*_rows(rng, 0.0), far=0.3, seed=0)["drugs"]
+    assert hard["pd"] < 0.4
+
+
+def test_bag_rows_name_the_threats_each_row_finds(study) -> None:
+    seed, has_threat, rows, threats = study._bag_rows((11, 1.0, False, "labels", ""))
+    assert seed == 11 and has_threat and threats
+    found = sorted(i for r in rows for i in r["finds"])
+    assert found == sorted(t["index"] for t in threats)  # each object is its own row
+    assert all(len(r["x"]) == len(study.FEATURES) for r in rows)
+    _, _, cand_rows, cand_threats = study._bag_rows((11, 1.0, False, "candidates", ""))
+    assert cand_threats == threats
+    indices = {t["index"] for t in threats}
+    assert cand_rows and all(set(r["finds"]) <= indices for r in cand_rows)
+    assert {r["label"] for r in cand_rows} <= {None, "ignore", *study.CLASSES}
