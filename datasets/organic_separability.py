@@ -92,7 +92,7 @@ def _object_features(vol: np.ndarray, mask: np.ndarray, voxel_mm: float) -> list
     return row
 
 
-def _bag_rows(args: tuple[int, float, bool, str, str]) -> tuple[int, bool, list[dict], list[dict]]:
+def _bag_rows(args: tuple[int, float, bool, str, str, bool]) -> tuple[int, bool, list[dict], list[dict]]:
     """One bag's rows (objects or candidates, each with the threat objects it finds) and its threats."""
     from scipy.ndimage import find_objects
 
@@ -100,8 +100,10 @@ def _bag_rows(args: tuple[int, float, bool, str, str]) -> tuple[int, bool, list[
     from screening.sim.config import SimConfig
     from screening.sim.generate import generate_bag
 
-    seed, threat_fraction, dual, segmentation, voxel_model = args
-    cfg = SimConfig(threat_fraction=threat_fraction, classes=CONTRABAND, ct_dual_energy=dual)
+    seed, threat_fraction, dual, segmentation, voxel_model, streaks = args
+    cfg = SimConfig(
+        threat_fraction=threat_fraction, classes=CONTRABAND, ct_dual_energy=dual, ct_artifacts=streaks
+    )
     bag = generate_bag(seed, cfg, modality="ct")
     assert bag.ct is not None and bag.ct_labels is not None
     vol = np.asarray(bag.ct.array, np.float32)
@@ -295,7 +297,11 @@ def plot(results: dict, path: Path, shipped: dict | None = None) -> None:
         "voxel": "learned voxel segmentation + boosting",
     }
     series = [
-        (f"{key.split('_')[0]}-energy CT, {what[seg]}", result[key]["per_class"])
+        (
+            f"{key.split('_')[0]}-energy CT, {what[seg.split('_')[0]]}"
+            + (", no metal streaks" if seg.endswith("_nostreaks") else ""),
+            result[key]["per_class"],
+        )
         for seg, result in results.items()
         for key in ("single_energy", "dual_energy")
         if key in result
@@ -359,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--voxel-model", type=Path, help="voxel_model.pkl from datasets/voxel_segmentation.py")
     ap.add_argument("--energies", default="single,dual", help="comma list of single, dual")
     ap.add_argument(
+        "--no-streaks",
+        action="store_true",
+        help="simulate CT without metal streaks (as after metal artefact reduction); writes *_nostreaks.json",
+    )
+    ap.add_argument(
         "--plot-only", action="store_true", help="redraw OUT/separability.png from the JSON there"
     )
     ap.add_argument(
@@ -384,12 +395,16 @@ def main(argv: list[str] | None = None) -> int:
         "bag_far_budget": a.far,
         "machine": _machine(),
     }
+    from screening.sim.generate import GENERATOR_VERSION
+
+    result["generator_version"] = GENERATOR_VERSION
+    result["metal_streaks"] = not a.no_streaks
     if a.segmentation == "voxel":
         result["voxel_model"] = str(a.voxel_model)
     result["segmentation"] = a.segmentation
     for dual in [e == "dual" for e in a.energies.split(",")]:
         jobs = [
-            (s, a.threat_fraction, dual, a.segmentation, str(a.voxel_model))
+            (s, a.threat_fraction, dual, a.segmentation, str(a.voxel_model), not a.no_streaks)
             for s in range(a.seed, a.seed + a.bags)
         ]
         rows: list[dict] = []
@@ -412,14 +427,20 @@ def main(argv: list[str] | None = None) -> int:
         }
         result[key]["per_class"] = _evaluate(rows, threats, threat_bags, a.far, a.seed)
         print(key, json.dumps({k: round(v["pd"], 3) for k, v in result[key]["per_class"].items()}))
-    (a.out / _JSON[a.segmentation]).write_text(json.dumps(result, indent=2))
+    name = _JSON[a.segmentation].replace(".json", "_nostreaks.json" if a.no_streaks else ".json")
+    (a.out / name).write_text(json.dumps(result, indent=2))
     _plot_dir(a.out, a.shipped_metrics)
     return 0
 
 
 def _plot_dir(out: Path, shipped_metrics: Path) -> None:
-    """``separability.png`` from whichever of the two studies ``out`` holds."""
-    results = {seg: json.loads((out / f).read_text()) for seg, f in _JSON.items() if (out / f).exists()}
+    """``separability.png`` from whichever studies ``out`` holds."""
+    files = dict(_JSON)
+    files.update({f"{seg}_nostreaks": f.replace(".json", "_nostreaks.json") for seg, f in _JSON.items()})
+    results = {seg: json.loads((out / f).read_text()) for seg, f in files.items() if (out / f).exists()}
+    if not results:
+        print(f"no study results in {out}: nothing to plot")
+        return
     plot(results, out / "separability.png", _shipped_ct(shipped_metrics))
 
 

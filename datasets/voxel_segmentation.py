@@ -52,34 +52,43 @@ class SegParams:
         foreground_mhu: voxels whose 1-voxel Gaussian mean is above this MHU can belong to an object (the
             mean, because reconstruction noise and streaks put single air voxels far above it).
         inside: probability above which a voxel is an object's interior.
-        grow: voxels a core grows back into the foreground (the erosion took one; reconstruction blur more).
+        core_erosion: erosions of the predicted interior before it is split into cores: one misclassified
+            voxel chain joins two objects, a thin chain does not survive an erosion.
+        grow: voxels a core grows back into the foreground beyond what ``core_erosion`` took (the target's
+            own erosion took one; reconstruction blur more).
         min_voxels: smallest segment kept (a cartridge is ~60-250 voxels of 2 mm).
     """
 
     foreground_mhu: float = 500.0
     inside: float = 0.5
+    core_erosion: int = 0
     grow: int = 3
     min_voxels: int = 40
 
 
-def voxel_features(mhu: np.ndarray, fg: np.ndarray) -> np.ndarray:
-    """``float32 (N, len(FILTERS))``: the filter bank at the ``N`` true voxels of ``fg`` (``mhu``: Z, Y, X).
+def voxel_features(mhu: np.ndarray, fg: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``float32 (N, len(FILTERS))``: the filter bank at the ``N`` true voxels of ``where`` (default ``fg``).
+
+    ``mhu`` is ``(Z, Y, X)``; ``fg`` the foreground (:func:`foreground`), whose local share is a feature, so
+    a training sample must pass its voxels as ``where`` and the whole foreground as ``fg``.
 
     Derivatives are central differences of the smoothed volume, not Gaussian-derivative filters: the same
     quantities to within the smoothing, at a quarter of the cost (four Gaussian passes instead of thirty).
     """
     from scipy import ndimage as ndi
 
+    f = fg.astype(np.float32)
+    at = fg if where is None else where
     v = mhu.astype(np.float32) / 1000.0  # water = 1: the filters then see g/cm^3-like numbers
-    cols = [v[fg]]
+    cols = [v[at]]
     hessian: np.ndarray | None = None
     smooth2: np.ndarray | None = None
     for s in SCALES:
         g = ndi.gaussian_filter(v, s)
         d = np.gradient(g)
         grad = np.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
-        second = [[np.gradient(d[i], axis=j)[fg] for j in range(3)] for i in range(3)]
-        cols += [g[fg], grad[fg], second[0][0] + second[1][1] + second[2][2]]
+        second = [[np.gradient(d[i], axis=j)[at] for j in range(3)] for i in range(3)]
+        cols += [g[at], grad[at], second[0][0] + second[1][1] + second[2][2]]
         if s == 2.0:
             smooth2 = g
             # Hessian at 2 voxels: sheets (clothes folds, notes), rods (tusks, barrels), blobs (bricks) differ
@@ -87,9 +96,8 @@ def voxel_features(mhu: np.ndarray, fg: np.ndarray) -> np.ndarray:
             hessian = np.linalg.eigvalsh(0.5 * (h + h.transpose(0, 2, 1)))
     assert smooth2 is not None and hessian is not None
     var = ndi.gaussian_filter(v * v, 2.0) - smooth2 * smooth2
-    cols.append(np.sqrt(np.maximum(var, 0.0))[fg])
-    f = fg.astype(np.float32)
-    cols += [ndi.gaussian_filter(f, 2.0)[fg], ndi.gaussian_filter(f, 4.0)[fg]]
+    cols.append(np.sqrt(np.maximum(var, 0.0))[at])
+    cols += [ndi.gaussian_filter(f, 2.0)[at], ndi.gaussian_filter(f, 4.0)[at]]
     cols += [hessian[:, 0], hessian[:, 1], hessian[:, 2]]
     return np.stack(cols, axis=1).astype(np.float32)
 
@@ -152,7 +160,7 @@ def training_voxels(
     sample = np.zeros(fg.size, bool)
     sample[idx] = True
     sample = sample.reshape(fg.shape)
-    X = voxel_features(mhu, sample)
+    X = voxel_features(mhu, fg, where=sample)
     y = inside[sample]
     return X, y
 
@@ -168,12 +176,14 @@ def segment(
         return
     core = np.zeros(fg.shape, bool)
     core[fg] = model.predict_proba(voxel_features(mhu, fg))[:, 1] > params.inside
+    if params.core_erosion > 0:
+        core = ndi.binary_erosion(core, iterations=params.core_erosion)
     cores, n = ndi.label(core)
     if n == 0:
         return
     dist, nearest = ndi.distance_transform_edt(cores == 0, return_indices=True)
     grown = cores[tuple(nearest)]
-    grown[~fg | (dist > params.grow)] = 0
+    grown[~fg | (dist > params.grow + params.core_erosion)] = 0
     for i, sl in enumerate(ndi.find_objects(grown)):
         if sl is None:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +91,23 @@ def test_evaluate_finds_separable_threats_and_not_inseparable_ones(study) -> Non
 
 
 def test_bag_rows_name_the_threats_each_row_finds(study) -> None:
-    seed, has_threat, rows, threats = study._bag_rows((11, 1.0, False, "labels", ""))
+    seed, has_threat, rows, threats = study._bag_rows((11, 1.0, False, "labels", "", True))
     assert seed == 11 and has_threat and threats
     found = sorted(i for r in rows for i in r["finds"])
     assert found == sorted(t["index"] for t in threats)  # each object is its own row
     assert all(len(r["x"]) == len(study.FEATURES) for r in rows)
-    _, _, cand_rows, cand_threats = study._bag_rows((11, 1.0, False, "candidates", ""))
+    _, _, cand_rows, cand_threats = study._bag_rows((11, 1.0, False, "candidates", "", True))
     assert cand_threats == threats
     indices = {t["index"] for t in threats}
     assert cand_rows and all(set(r["finds"]) <= indices for r in cand_rows)
     assert {r["label"] for r in cand_rows} <= {None, "ignore", *study.CLASSES}
+
+
+def test_plot_dir_draws_every_study_present_and_skips_an_empty_folder(study, tmp_path: Path) -> None:
+    per_class = {c: {"pd": 0.5, "pd_ci95": [0.4, 0.6], "n": 10} for c in study.CLASSES}
+    result = {"bags": 8, "bag_far_budget": 0.05, "single_energy": {"per_class": per_class}}
+    study._plot_dir(tmp_path, tmp_path / "missing.json")
+    assert not (tmp_path / "separability.png").exists()  # nothing to plot is not an error
+    (tmp_path / "candidates_nostreaks.json").write_text(json.dumps(result))
+    study._plot_dir(tmp_path, tmp_path / "missing.json")
+    assert (tmp_path / "separability.png").read_bytes()[:4] == b"\x89PNG"

@@ -62,6 +62,15 @@ def test_filters_of_a_uniform_volume_are_its_density_and_no_edges(vs) -> None:
         assert abs(x[name]) < 1e-4, name
 
 
+def test_features_of_a_sample_are_those_of_the_whole_foreground(vs) -> None:
+    mhu, _ = _two_touching_blocks(np.random.default_rng(4))
+    fg = vs.foreground(mhu, vs.SegParams())
+    where = fg & (np.random.default_rng(5).random(fg.shape) < 0.05)  # a sparse training sample
+    full = np.zeros((*fg.shape, len(vs.FILTERS)), np.float32)
+    full[fg] = vs.voxel_features(mhu, fg)
+    np.testing.assert_allclose(vs.voxel_features(mhu, fg, where=where), full[where], rtol=1e-5, atol=1e-6)
+
+
 def test_learned_segmentation_parts_touching_objects_a_window_merges(vs) -> None:
     pytest.importorskip("sklearn")
     from scipy import ndimage as ndi

@@ -128,7 +128,7 @@ def metal_streaks(
     kvp: float = 140.0,
     threshold: float = 4000.0,
     strength: float = 1.0,
-    n_angles: int = 16,
+    n_angles: int | None = None,
     down: int = 4,
     z_step: int = 3,
 ) -> np.ndarray:
@@ -147,7 +147,11 @@ def metal_streaks(
         kvp: tube voltage of the CT, kV.
         threshold: MHU above which a voxel counts as metal.
         strength: scale of the artifact (1 = the physical model).
-        n_angles: projection angles over 180°.
+        n_angles: projection angles over 180°; default ``ceil(pi / 2 * bins)`` for the ``bins`` detector
+            bins of the (downsampled) slice, the angular sampling filtered back-projection needs. With
+            too few angles each view's error smears across the whole slice as a wide spoke instead of
+            cancelling away from the metal (16 angles, generator 0.1.0, put ~700 MHU of spokes on the
+            95th-percentile empty voxel of a packed bag; converged sampling, ~150).
         down: in-plane downsampling factor for the artifact computation.
         z_step: compute every ``z_step``-th metal slice.
 
@@ -175,6 +179,8 @@ def metal_streaks(
         size = int(np.ceil(np.hypot(h, w))) + 2
         py, px = (size - h) // 2, (size - w) // 2
         m = F.pad(m, (px, size - w - px, py, size - h - py))
+        if n_angles is None:
+            n_angles = int(np.ceil(np.pi / 2 * size))
         phase = float(rng.uniform(0, np.pi / n_angles))
         thetas = np.linspace(0, np.pi, n_angles, endpoint=False) + phase
         lin = (np.arange(size, dtype=np.float32) * 2 + 1) / size - 1  # align_corners=False pixel centres

@@ -14,8 +14,9 @@ from screening.sim.objects import SimObject, place
 
 __all__ = ["GENERATOR_VERSION", "SIM_DEVICE", "GroundTruth", "SimBag", "generate_bag"]
 
-#: Version of the generator; recorded in every bag's meta and in dataset cards.
-GENERATOR_VERSION = "0.1.0"
+#: Version of the generator; recorded in every bag's meta and in dataset cards. 0.2.0: CT metal streaks
+#: back-projected from enough angles (0.1.0 used 16: spokes across the bag); X-ray output unchanged.
+GENERATOR_VERSION = "0.2.0"
 #: How the simulator names itself as a device (DICOS Manufacturer / Manufacturer's Model Name, PNG
 #: ``Source``): models calibrated on its bags list this device (``screening.ingest.device``).
 SIM_MANUFACTURER = "screening.sim"

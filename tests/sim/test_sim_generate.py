@@ -181,6 +181,27 @@ def test_metal_streaks_only_where_metal():
     np.testing.assert_array_equal(vol[0, 0], before[0, 0])
 
 
+def test_metal_streaks_converge_in_the_angles_and_stay_near_the_metal():
+    from screening.sim.ct import metal_streaks
+
+    vol = np.zeros((1, 1, 96, 96), np.float32)
+    vol[0, 0, 44:48, 20:24] = 40000.0  # two steel rods: a band between them, streaks along their line
+    vol[0, 0, 44:48, 70:74] = 40000.0
+
+    def art(n: int | None) -> np.ndarray:
+        v = vol.copy()
+        metal_streaks(v, np.random.default_rng(0), n_angles=n, down=2)
+        return (v - vol)[0, 0] * (vol[0, 0] == 0)
+
+    ref, default, sparse = art(720), art(None), art(16)
+    rel = lambda a: float(np.linalg.norm(a - ref) / np.linalg.norm(ref))  # noqa: E731
+    assert rel(default) < 0.25  # the default sampling is converged (0.07 at 180 angles, 0.02 at 360)
+    assert rel(sparse) > 10 * rel(default)  # 16 views were not
+    far, near = (lambda a: np.abs(a[:16, :16]).mean()), (lambda a: np.abs(a[40:52, 26:68]).mean())
+    assert far(default) < 0.5 * near(default)  # streaks fade away from the metal
+    assert far(sparse) > near(sparse)  # 16 views: spokes as strong in the far corner as between the rods
+
+
 @pytest.mark.parametrize("modality", ["mri", "", "XRAY"])
 def test_bad_modality_is_rejected(modality):
     with pytest.raises(ValueError, match="modality must be"):
