@@ -307,7 +307,7 @@ def plot(results: dict, path: Path, shipped: dict | None = None) -> None:
         if key in result
     ]
     if shipped is not None:
-        series.append(("shipped CT model (600 test bags, far point)", shipped))
+        series.append(("shipped CT model (--shipped-metrics: its at_far_budget PD)", shipped))
     first = next(iter(results.values()))
     result = {"bags": max(r["bags"] for r in results.values()), "bag_far_budget": first["bag_far_budget"]}
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)

@@ -61,7 +61,7 @@ class SegParams:
 
     foreground_mhu: float = 500.0
     inside: float = 0.5
-    core_erosion: int = 0
+    core_erosion: int = 1
     grow: int = 3
     min_voxels: int = 40
 
