@@ -157,7 +157,9 @@ def _voxel_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, model_pat
     import pickle
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:  # once per worker, not once per bag
+        sys.path.insert(0, here)
     import voxel_segmentation
 
     if model_path not in _VOXEL_MODEL:  # once per worker process

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "datasets" / "voxel_segmentation.py"
-
 
 @pytest.fixture(scope="module")
-def vs():
-    spec = importlib.util.spec_from_file_location("voxel_segmentation", _PATH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["voxel_segmentation"] = mod  # dataclasses resolve their module by name
-    spec.loader.exec_module(mod)
-    return mod
+def vs(datasets_script):
+    return datasets_script("voxel_segmentation")
 
 
 def _two_touching_blocks(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
