@@ -9,8 +9,8 @@ any of its objects scores above the threshold; the threshold lets ``far / 6`` of
 alarm (the quality bar's bag budget shared by six classes). If this PD stays below the bar, no classifier
 of segmented candidates can meet it on these bags, and the work belongs in the simulator or the sensor.
 ``--segmentation candidates`` replaces the labels with the shipped candidate stage, ``voxel`` with the learned
-segmentation of ``voxel_segmentation.py``: the same features and classifier then measure what each
-segmentation costs.
+voxel segmentation of ``voxel_segmentation.py``, ``unet`` with the 3-D U-Net of ``unet_segmentation.py``: the
+same features and classifier then measure what each segmentation costs.
 
 Run (about 35 minutes on 2 cores; needs scikit-learn, the ``study`` extra, not a pipeline dependency)::
 
@@ -50,8 +50,14 @@ _WHAT = {
     "labels": "perfect (simulator label) segmentation",
     "candidates": "the shipped candidate stage's segmentation",
     "voxel": "a learned voxel segmentation (voxel_segmentation.py)",
+    "unet": "a 3-D U-Net segmentation (unet_segmentation.py)",
 }
-_JSON = {"labels": "separability.json", "candidates": "candidates.json", "voxel": "voxel.json"}
+_JSON = {
+    "labels": "separability.json",
+    "candidates": "candidates.json",
+    "voxel": "voxel.json",
+    "unet": "unet.json",
+}
 
 
 def _object_features(vol: np.ndarray, mask: np.ndarray, voxel_mm: float) -> list[float]:
@@ -100,7 +106,7 @@ def _bag_rows(args: tuple[int, float, bool, str, str, bool]) -> tuple[int, bool,
     from screening.sim.config import SimConfig
     from screening.sim.generate import generate_bag
 
-    seed, threat_fraction, dual, segmentation, voxel_model, streaks = args
+    seed, threat_fraction, dual, segmentation, model_path, streaks = args
     cfg = SimConfig(
         threat_fraction=threat_fraction, classes=CONTRABAND, ct_dual_energy=dual, ct_artifacts=streaks
     )
@@ -132,7 +138,9 @@ def _bag_rows(args: tuple[int, float, bool, str, str, bool]) -> tuple[int, bool,
     if segmentation == "candidates":
         rows = _candidate_rows(bag, vol, cfg.voxel_mm, seed)
     elif segmentation == "voxel":
-        rows = _voxel_rows(bag, vol, cfg.voxel_mm, seed, voxel_model)
+        rows = _voxel_rows(bag, vol, cfg.voxel_mm, seed, model_path)
+    elif segmentation == "unet":
+        rows = _unet_rows(bag, vol, cfg.voxel_mm, seed, model_path)
     # a bag is threat-free by its ground truth, not by its rows (a threat too small to voxelise has none)
     has_threat = any(o.label is not None and str(o.label) != "shield" for o in bag.objects)
     return seed, has_threat, rows, threats
@@ -152,14 +160,41 @@ def _candidate_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int) -> li
 _VOXEL_MODEL: dict[str, Any] = {}
 
 
-def _voxel_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, model_path: str) -> list[dict]:
-    """Segments of the learned voxel segmentation (``voxel_segmentation.py``), labelled as candidates are."""
-    import pickle
+def _datasets_on_path() -> None:
+    """Make the sibling study scripts importable (once per worker, not once per bag)."""
     import sys
 
     here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:  # once per worker, not once per bag
+    if here not in sys.path:
         sys.path.insert(0, here)
+
+
+def _worker_init(torch_threads: int) -> None:
+    """Share the cores among the workers: each torch process would otherwise take them all."""
+    try:
+        import torch
+    except ImportError:  # the labels/candidates studies do not need it
+        return
+    torch.set_num_threads(torch_threads)
+
+
+def _unet_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, model_path: str) -> list[dict]:
+    """Segments of the 3-D U-Net (``unet_segmentation.py``), labelled as candidates are."""
+    _datasets_on_path()
+    import unet_segmentation
+
+    if model_path not in _VOXEL_MODEL:  # once per worker process
+        _VOXEL_MODEL[model_path] = unet_segmentation.load_net(model_path)
+    net, params = _VOXEL_MODEL[model_path]
+    segments = list(unet_segmentation.segment(vol[0], net, params))
+    return _segment_rows(bag, vol, voxel_mm, seed, segments)
+
+
+def _voxel_rows(bag: Any, vol: np.ndarray, voxel_mm: float, seed: int, model_path: str) -> list[dict]:
+    """Segments of the learned voxel segmentation (``voxel_segmentation.py``), labelled as candidates are."""
+    import pickle
+
+    _datasets_on_path()
     import voxel_segmentation
 
     if model_path not in _VOXEL_MODEL:  # once per worker process
@@ -297,6 +332,7 @@ def plot(results: dict, path: Path, shipped: dict | None = None) -> None:
         "labels": "perfect segmentation",
         "candidates": "shipped candidates + boosting",
         "voxel": "learned voxel segmentation + boosting",
+        "unet": "3-D U-Net segmentation + boosting",
     }
     series = [
         (
@@ -359,12 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument(
         "--segmentation",
-        choices=("labels", "candidates", "voxel"),
+        choices=tuple(_JSON),
         default="labels",
         help="labels: the simulator's label volume (the ceiling); candidates: the shipped candidate stage; "
-        "voxel: the learned segmentation in --voxel-model",
+        "voxel: the learned segmentation in --voxel-model; unet: the 3-D U-Net in --unet-model",
     )
     ap.add_argument("--voxel-model", type=Path, help="voxel_model.pkl from datasets/voxel_segmentation.py")
+    ap.add_argument("--unet-model", type=Path, help="unet.pt from datasets/unet_segmentation.py")
     ap.add_argument("--energies", default="single,dual", help="comma list of single, dual")
     ap.add_argument(
         "--no-streaks",
@@ -383,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.segmentation == "voxel" and (a.voxel_model is None or not a.voxel_model.is_file()):
         ap.error(f"--segmentation voxel needs --voxel-model FILE; got {a.voxel_model}")
+    if a.segmentation == "unet" and (a.unet_model is None or not a.unet_model.is_file()):
+        ap.error(f"--segmentation unet needs --unet-model FILE; got {a.unet_model}")
+    model_path = str(a.unet_model if a.segmentation == "unet" else a.voxel_model)
     from screening.train.progress import progress_bar
 
     a.out.mkdir(parents=True, exist_ok=True)
@@ -401,18 +441,20 @@ def main(argv: list[str] | None = None) -> int:
 
     result["generator_version"] = GENERATOR_VERSION
     result["metal_streaks"] = not a.no_streaks
-    if a.segmentation == "voxel":
-        result["voxel_model"] = str(a.voxel_model)
+    if a.segmentation in ("voxel", "unet"):
+        result[f"{a.segmentation}_model"] = model_path
     result["segmentation"] = a.segmentation
     for dual in [e == "dual" for e in a.energies.split(",")]:
         jobs = [
-            (s, a.threat_fraction, dual, a.segmentation, str(a.voxel_model), not a.no_streaks)
+            (s, a.threat_fraction, dual, a.segmentation, model_path, not a.no_streaks)
             for s in range(a.seed, a.seed + a.bags)
         ]
         rows: list[dict] = []
         threats: list[dict] = []
         threat_bags: set[int] = set()
-        with ProcessPoolExecutor(a.workers) as ex, progress_bar(f"CT dual={dual}", len(jobs)) as advance:
+        threads = max(1, (os.cpu_count() or 1) // a.workers)
+        pool = ProcessPoolExecutor(a.workers, initializer=_worker_init, initargs=(threads,))
+        with pool as ex, progress_bar(f"CT dual={dual}", len(jobs)) as advance:
             for seed, has_threat, r, t in ex.map(_bag_rows, jobs, chunksize=4):
                 advance()
                 rows += r

@@ -104,3 +104,29 @@ def test_plot_dir_draws_every_study_present_and_skips_an_empty_folder(study, tmp
     (tmp_path / "candidates_nostreaks.json").write_text(json.dumps(result))
     study._plot_dir(tmp_path, tmp_path / "missing.json")
     assert (tmp_path / "separability.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("segmentation", ["voxel", "unet"])
+def test_a_learned_segmentation_without_its_model_file_is_a_usage_error(
+    study, segmentation: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        study.main(["--segmentation", segmentation, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert f"--{segmentation}-model FILE" in capsys.readouterr().err
+
+
+def test_bag_rows_of_the_unet_segmentation_come_from_its_saved_net(
+    study, datasets_script, tmp_path: Path
+) -> None:
+    import torch
+
+    us = datasets_script("unet_segmentation")
+    torch.manual_seed(0)
+    path = tmp_path / "unet.pt"
+    us.save_net(path, us.build_net((2, 2, 2, 2)), us.UNetSegParams(object_p=0.0, core_p=2.0), {})
+    # object everywhere and no core: the whole volume is one coreless segment, too big a box to find a threat
+    _, has_threat, rows, threats = study._bag_rows((11, 1.0, False, "unet", str(path), True))
+    assert has_threat and threats and len(rows) == 1
+    assert rows[0]["finds"] == [] and rows[0]["x"][0] > 1000  # cm3: the whole bag
+    assert len(rows[0]["x"]) == len(study.FEATURES)
