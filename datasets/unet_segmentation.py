@@ -15,9 +15,9 @@ watershed) part touching cells:
 Cores (``core > 0.5``: at least about two voxels inside one object) are connected components, one object
 each, and grow back into the predicted object mask by nearest core.
 
-Synthetic data only (the simulator's label volumes). Train (about 40 minutes on 2 cores, CPU)::
+Synthetic data only (the simulator's label volumes). Train (50 minutes of steps on 2 CPU cores)::
 
-    .venv/bin/python datasets/unet_segmentation.py --bags 160 --seed 6900000 --steps 1800 --out /tmp/useg
+    .venv/bin/python datasets/unet_segmentation.py --bags 160 --seed 6900000 --steps 2400 --out /tmp/useg
 
 then ``organic_separability.py --segmentation unet --unet-model /tmp/useg/unet.pt``.
 """
